@@ -1,0 +1,1 @@
+"""Agents: their profiles, teams (queues), canned replies and the console."""

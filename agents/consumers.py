@@ -1,0 +1,147 @@
+"""The agent console's socket `/ws/console/`: a thin door onto chatdesk.actions."""
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from chatdesk.actions import conversations, offers
+from chatdesk.errors import ActionError
+from chatdesk.events import agent_group, layer_event, site_agents_group, visitor_group
+from chatdesk.frames import CONSOLE_FRAMES
+from chatdesk.models import Conversation
+from chatdesk.serialize import message_dict, note_dict, offer_dict
+from chatdesk.sockets import FrameConsumer
+
+from . import presence
+from .console_state import conversation_detail, initial_state
+from .models import AgentProfile
+
+
+def _load_profile(user):
+    if not user or not user.is_authenticated:
+        return None
+    return AgentProfile.objects.filter(user=user).select_related("user").first()
+
+
+def _site_ids(profile):
+    return list(profile.sites.values_list("id", flat=True))
+
+
+def _typing_target(user, conversation_id):
+    conv = Conversation.objects.filter(pk=conversation_id, agent=user).select_related("visitor").first()
+    if conv is None:
+        raise ActionError("not_assigned", "you can only type in a conversation assigned to you")
+    return str(conv.visitor.public_id)
+
+
+def _invite_target(user, visitor_id: str, text: str):
+    from chatdesk.models import Visitor
+
+    visitor = Visitor.objects.filter(public_id=visitor_id, site__agents__user=user).select_related("site").first() \
+        if _valid_uuid(visitor_id) else None
+    if visitor is None:
+        raise ActionError("not_found", "no such visitor on your sites", "visitor_id")
+    return str(visitor.public_id), text or "Hi! Can I help you with your order?"
+
+
+def _valid_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
+
+
+class ConsoleConsumer(FrameConsumer):
+    frame_table = CONSOLE_FRAMES
+    # Agents type fast and click a lot; the limits still stop a runaway script.
+    rate = 20.0
+    burst = 40.0
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.profile = await database_sync_to_async(_load_profile)(self.user)
+        if self.profile is None:
+            await self.close()  # before accept: HTTP 403
+            return
+        self.groups_joined = [agent_group(self.user.id)] + [
+            site_agents_group(s) for s in await database_sync_to_async(_site_ids)(self.profile)
+        ]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        self.profile = await self.run(presence.socket_opened, self.profile)
+        await self.send_frame(await database_sync_to_async(initial_state)(self.user))
+
+    async def disconnect(self, code):
+        if getattr(self, "profile", None) is None:
+            return
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.run(presence.socket_closed, self.profile)
+
+    async def frame_claim(self, frame):
+        conv = await self.run(conversations.claim, self.user, frame["conversation_id"])
+        await self.send_frame(await database_sync_to_async(conversation_detail)(self.user, conv.id))
+
+    async def frame_message(self, frame):
+        msg, _ = await self.run(
+            conversations.post_agent_message, self.user, frame["conversation_id"], frame["client_id"], frame["text"]
+        )
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": message_dict(msg)})
+
+    async def frame_note(self, frame):
+        note, _ = await self.run(
+            conversations.add_note, self.user, frame["conversation_id"], frame["client_id"], frame["text"]
+        )
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "note": note_dict(note)})
+
+    async def frame_offer(self, frame):
+        offer, _ = await self.run(
+            offers.make_offer, self.user, frame["conversation_id"], frame["client_id"], frame["offer"]
+        )
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "offer": offer_dict(offer)})
+
+    async def frame_close(self, frame):
+        await self.run(conversations.close, self.user, frame["conversation_id"], frame["reason"], frame["note"])
+
+    async def frame_transfer(self, frame):
+        await self.run(
+            conversations.transfer, self.user, frame["conversation_id"],
+            to_agent=frame["to_agent"], to_queue=frame["to_queue"], note=frame["note"],
+        )
+
+    async def frame_sync(self, frame):
+        detail = await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"], frame["last_seq"])
+        for message in detail["messages"]:
+            await self.send_frame({"type": "message", "message": message})
+        await self.send_frame({
+            "type": "synced", "conversation_id": frame["conversation_id"],
+            "last_seq": detail["conversation"]["last_seq"], "resync": detail["resync"],
+        })
+
+    async def frame_open(self, frame):
+        await self.send_frame(await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"]))
+
+    async def frame_presence(self, frame):
+        self.profile = await self.run(presence.set_presence, self.profile, frame["status"])
+
+    async def frame_typing(self, frame):
+        visitor_id = await database_sync_to_async(_typing_target)(self.user, frame["conversation_id"])
+        await self.channel_layer.group_send(
+            visitor_group(visitor_id),
+            layer_event({"type": "typing", "conversation_id": frame["conversation_id"], "active": frame["active"]}),
+        )
+
+    async def frame_ping(self, frame):
+        await database_sync_to_async(presence.heartbeat)(self.profile)
+        await self.send_frame({"type": "pong"})
+
+
+    async def frame_invite(self, frame):
+        visitor_id, text = await database_sync_to_async(_invite_target)(self.user, frame["visitor_id"], frame["text"])
+        await self.channel_layer.group_send(
+            visitor_group(visitor_id), layer_event({"type": "prompt", "trigger": "agent_invite", "text": text})
+        )
+        await self.send_frame({"type": "invited", "visitor_id": visitor_id})

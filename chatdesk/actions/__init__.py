@@ -1,0 +1,1 @@
+"""What may happen to the domain: plain functions that both sockets, the API and tasks call."""

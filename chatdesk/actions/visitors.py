@@ -1,0 +1,99 @@
+"""Visitors: signed tokens, connection bookkeeping, journey and identity."""
+from __future__ import annotations
+
+from django.core import signing
+from django.utils import timezone
+
+from ..events import emit, site_agents_group
+from ..models import Conversation, PageView, Site, Visitor
+
+TOKEN_SALT = "chatdesk.visitor"
+
+
+def make_visitor_token(visitor: Visitor) -> str:
+    return signing.dumps({"s": visitor.site_id, "v": str(visitor.public_id)}, salt=TOKEN_SALT, compress=False)
+
+
+def visitor_from_token(site: Site, token: str | None) -> Visitor | None:
+    """The visitor a token names, or None if it is missing, forged, tampered with or of another site."""
+    if not token or not isinstance(token, str):
+        return None
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("s") != site.id:
+        return None
+    try:
+        return Visitor.objects.get(site=site, public_id=data.get("v"))
+    except (Visitor.DoesNotExist, ValueError, Exception):
+        return None
+
+
+def resolve_visitor(site: Site, token: str | None) -> tuple[Visitor, str]:
+    """The token's visitor, or a new one when it fails verification; returns the visitor and its token."""
+    visitor = visitor_from_token(site, token)
+    if visitor is None:
+        visitor = Visitor.objects.create(site=site, last_seen_at=timezone.now())
+        return visitor, make_visitor_token(visitor)
+    return visitor, token
+
+
+def open_or_last_conversation(visitor: Visitor) -> Conversation | None:
+    open_one = (
+        visitor.conversations.filter(status__in=Conversation.OPEN_STATUSES).order_by("-created_at").first()
+    )
+    return open_one or visitor.conversations.order_by("-created_at").first()
+
+
+def mark_connected(visitor: Visitor, delta: int) -> None:
+    """Count a widget socket opening (+1) or closing (-1); the time decides whether they have gone."""
+    from django.db.models import F
+
+    now = timezone.now()
+    fields = {"connected_sockets": F("connected_sockets") + delta, "last_seen_at": now}
+    if delta < 0:
+        fields["disconnected_at"] = now
+    Visitor.objects.filter(pk=visitor.pk).update(**fields)
+
+
+def record_page(visitor: Visitor, url: str, title: str, checkout_step: str | None) -> PageView:
+    now = timezone.now()
+    view = PageView.objects.create(visitor=visitor, url=url, title=title or "", checkout_step=checkout_step or "")
+    updates = {"current_url": url, "current_title": title or "", "last_seen_at": now}
+    if checkout_step and checkout_step != visitor.checkout_step:
+        updates["checkout_step"] = checkout_step
+        updates["step_changed_at"] = now
+    Visitor.objects.filter(pk=visitor.pk).update(**updates)
+    for key, value in updates.items():
+        setattr(visitor, key, value)
+    emit(
+        site_agents_group(visitor.site_id),
+        {
+            "type": "page",
+            "visitor_id": str(visitor.public_id),
+            "url": url,
+            "title": title or "",
+            "checkout_step": checkout_step,
+            "at": view.created_at.isoformat(),
+        },
+    )
+    return view
+
+
+def identify(visitor: Visitor, email: str, name: str, phone: str, consent_email: bool, consent_sms: bool) -> Visitor:
+    """Record contact details the shopper gave; consent only ever widens here, unsubscribing is elsewhere."""
+    changed = []
+    for field, value in (("email", email), ("name", name), ("phone", phone)):
+        if value and getattr(visitor, field) != value:
+            setattr(visitor, field, value)
+            changed.append(field)
+    if consent_email and not visitor.consent_email:
+        visitor.consent_email = True
+        changed.append("consent_email")
+    if consent_sms and not visitor.consent_sms:
+        visitor.consent_sms = True
+        changed.append("consent_sms")
+    if changed:
+        visitor.save(update_fields=changed)
+    return visitor

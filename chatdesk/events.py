@@ -1,0 +1,81 @@
+"""Publish events to sockets after the database commit, never before.
+
+Actions call `emit(group, frame)`. The frame is queued with
+`transaction.on_commit`, so a rolled-back change tells nobody. When an async
+consumer runs the action (see `collecting`), the events are handed back to it
+to `await` on the channel layer; anywhere else (REST views, Huey tasks) they
+are sent synchronously at commit time.
+
+Every layer event is `{"type": "chat.frame", "text": <encoded frame>}`: the
+frame is encoded once, however many sockets receive it.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import orjson
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+LAYER_EVENT = "chat.frame"
+_local = threading.local()
+
+
+def visitor_group(visitor_id) -> str:
+    return f"visitor.{visitor_id}"
+
+
+def agent_group(user_id) -> str:
+    return f"agent.{user_id}"
+
+
+def site_agents_group(site_id) -> str:
+    return f"site.{site_id}.agents"
+
+
+def conversation_watchers_group(conversation_id) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def encode(frame: dict) -> str:
+    return orjson.dumps(frame, default=str).decode()
+
+
+def layer_event(frame: dict, **extra) -> dict:
+    event = {"type": LAYER_EVENT, "text": encode(frame)}
+    event.update(extra)
+    return event
+
+
+def emit(group: str, frame: dict, **extra) -> None:
+    """Send `frame` to every socket in `group` once the current transaction commits."""
+    event = layer_event(frame, **extra)
+
+    def deliver():
+        collector = getattr(_local, "collector", None)
+        if collector is not None:
+            collector.append((group, event))
+        else:
+            async_to_sync(get_channel_layer().group_send)(group, event)
+
+    transaction.on_commit(deliver)
+
+
+@contextmanager
+def collecting():
+    """Collect committed events instead of sending them (used by async callers)."""
+    previous = getattr(_local, "collector", None)
+    bucket: list[tuple[str, dict]] = []
+    _local.collector = bucket
+    try:
+        yield bucket
+    finally:
+        _local.collector = previous
+
+
+async def publish(events: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, event in events:
+        await layer.group_send(group, event)

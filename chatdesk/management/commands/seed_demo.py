@@ -1,0 +1,96 @@
+"""`manage.py seed_demo`: the demo site, its agents and supervisor, a catalogue (idempotent)."""
+import secrets
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from agents.models import AgentProfile, CannedReply
+from chatdesk.models import Product, Site
+
+CATALOGUE = [
+    ("TEE-1", "Organic cotton tee", "Soft, heavyweight, cut for everyday.", "19.99"),
+    ("HOODIE-1", "Fleece hoodie", "Brushed inside, recycled polyester outside.", "54.00"),
+    ("CAP-1", "Canvas cap", "Adjustable strap, one size.", "17.50"),
+    ("MUG-1", "Stoneware mug", "350 ml, dishwasher safe.", "14.00"),
+    ("TOTE-1", "Market tote", "Heavy canvas with inside pocket.", "24.00"),
+    ("SOCKS-3", "Merino socks, 3 pairs", "Warm, breathable, no itch.", "29.00"),
+]
+
+CANNED = [
+    ("hello", "Greeting", "Hi {name}! I'm here if you have any questions about your order."),
+    ("shipping", "Shipping costs", "Shipping is free on orders over $75. Your cart is at {cart_total} right now."),
+    ("returns", "Returns", "You can return anything within 30 days, free of charge, no questions asked."),
+    ("secure", "Payment safety", "Payments go through our PCI-compliant provider; we never see your card number."),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the demo site, agents alice and bob (plus agent1..N), supervisor sam and a catalogue."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default="chatdesk-demo")
+        parser.add_argument("--api-key", default=None)
+        parser.add_argument("--webhook-secret", default=None)
+        parser.add_argument("--agents", type=int, default=0)
+        parser.add_argument("--capacity", type=int, default=5)
+
+    @transaction.atomic
+    def handle(self, *args, **opts):
+        site, created = Site.objects.get_or_create(
+            key="demo-store",
+            defaults={"name": "Demo Store", "allowed_origins": "http://localhost:*\nhttp://127.0.0.1:*", "currency": "USD"},
+        )
+        site.allowed_origins = "http://localhost:*\nhttp://127.0.0.1:*"
+        printed = []
+        if opts["api_key"]:
+            site.set_api_key(opts["api_key"])
+        elif created or not site.api_key_hash:
+            printed.append(f"API key (shown once): {site.set_api_key()}")
+        if opts["webhook_secret"]:
+            site.webhook_secret = opts["webhook_secret"]
+        elif created or not site.webhook_secret:
+            site.webhook_secret = secrets.token_urlsafe(32)
+            printed.append(f"Webhook secret (shown once): {site.webhook_secret}")
+        site.save()
+
+        for sku, name, description, price in CATALOGUE:
+            Product.objects.update_or_create(
+                site=site, sku=sku,
+                defaults={"name": name, "description": description, "price": Decimal(price),
+                          "image_url": f"/static/shopper_widget/demo/{sku.lower()}.svg", "url": f"/demo/#{sku}"},
+            )
+        for shortcut, title, text in CANNED:
+            CannedReply.objects.update_or_create(site=site, shortcut=shortcut, defaults={"title": title, "text": text})
+
+        User = get_user_model()
+        names = [("alice", "Alice"), ("bob", "Bob")] + [(f"agent{i}", f"Agent {i}") for i in range(1, opts["agents"] + 1)]
+        for username, display in names:
+            user, _ = User.objects.get_or_create(username=username)
+            user.set_password(opts["password"])
+            user.is_staff = False
+            user.save()
+            profile, _ = AgentProfile.objects.get_or_create(user=user, defaults={"display_name": display})
+            profile.display_name = display
+            profile.capacity = opts["capacity"]
+            profile.save()
+            profile.sites.add(site)
+
+        sam, _ = User.objects.get_or_create(username="sam")
+        sam.set_password(opts["password"])
+        sam.is_staff = True
+        sam.first_name = "Sam"
+        sam.save()
+        supervisors, _ = Group.objects.get_or_create(name="supervisors")
+        from chatdesk.permissions import grant_supervisor_permissions
+
+        grant_supervisor_permissions(supervisors)
+        sam.groups.add(supervisors)
+
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo ready: site 'demo-store', agents {', '.join(n for n, _ in names)}, supervisor sam."
+        ))
+        for line in printed:
+            self.stdout.write(line)

@@ -1,0 +1,15 @@
+"""HTTP routes (CONTRACT section 2); each area includes its own urls module."""
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/console/", permanent=False)),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("console/", include("agents.urls")),
+    path("demo/", include("shopper_widget.urls")),
+    path("", include("chatdesk.api_urls")),
+]

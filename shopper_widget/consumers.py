@@ -1,0 +1,143 @@
+"""The shopper's socket `/ws/widget/<site_key>/`: a thin door onto chatdesk.actions."""
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from chatdesk.actions import carts, conversations, interventions, offers, visitors
+from chatdesk.actions.queue import position_of
+from chatdesk.errors import ActionError
+from chatdesk.events import agent_group, visitor_group
+from chatdesk.frames import SHOPPER_FRAMES
+from chatdesk.models import Conversation, Site, site_origin_allowed
+from chatdesk.serialize import message_dict, offer_dict
+from chatdesk.sockets import FrameConsumer
+
+
+def _load_site(key: str):
+    return Site.objects.filter(key=key).first()
+
+
+def _welcome(site: Site, token, last_seq: int):
+    visitor, token = visitors.resolve_visitor(site, token)
+    visitors.mark_connected(visitor, +1)
+    frame = {
+        "type": "welcome",
+        "visitor_token": token,
+        "visitor_id": str(visitor.public_id),
+        "site": {"name": site.name, "greeting": site.greeting, "accent_color": site.accent_color,
+                 "currency": site.currency},
+    }
+    frame.update(_resume(visitor, last_seq))
+    return visitor, frame
+
+
+def _resume(visitor, last_seq: int) -> dict:
+    """The open (or last) conversation and its messages after `last_seq`, for `welcome` and `sync`."""
+    conv = visitors.open_or_last_conversation(visitor)
+    frame = {"conversation": None, "messages": [], "offers": []}
+    if conv is not None:
+        summary = {"id": conv.id, "status": conv.status, "queue_position": position_of(conv),
+                   "last_seq": conv.last_seq, "rated": conv.rating is not None}
+        if conv.agent_id:
+            summary["agent"] = {"name": conv.agent.agent_profile.display_name}
+        frame["conversation"] = summary
+        # An unknown cursor (ahead of what exists) means a full resync, not a guess.
+        since = last_seq if 0 <= last_seq <= conv.last_seq else 0
+        frame["messages"] = [
+            message_dict(m) for m in conv.messages.filter(seq__gt=since).order_by("seq")
+        ]
+        frame["offers"] = [offer_dict(o) for o in conv.offers.select_related("agent__agent_profile")]
+        if since != last_seq:
+            frame["resync"] = True
+    return frame
+
+
+def _conversation_for_typing(visitor):
+    return (
+        Conversation.objects.filter(visitor=visitor, status__in=Conversation.OPEN_STATUSES)
+        .values("id", "agent_id").first()
+    )
+
+
+class WidgetConsumer(FrameConsumer):
+    frame_table = SHOPPER_FRAMES
+
+    async def connect(self):
+        self.visitor = None
+        key = self.scope["url_route"]["kwargs"]["site_key"]
+        self.site = await database_sync_to_async(_load_site)(key)
+        origin = dict(self.scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
+        if self.site is None or not site_origin_allowed(self.site, origin):
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "visitor", None) is not None:
+            await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
+            await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+
+    def _need_visitor(self):
+        if self.visitor is None:
+            raise ActionError("hello_required", "send 'hello' first")
+
+    async def frame_hello(self, frame):
+        if self.visitor is not None:
+            await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
+            await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+        visitor, welcome = await database_sync_to_async(_welcome)(self.site, frame["visitor_token"], frame["last_seq"])
+        self.visitor = visitor
+        await self.channel_layer.group_add(visitor_group(visitor.public_id), self.channel_name)
+        await self.send_frame(welcome)
+
+    async def frame_message(self, frame):
+        self._need_visitor()
+        msg, _ = await self.run(conversations.post_shopper_message, self.visitor, frame["client_id"], frame["text"])
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": message_dict(msg)})
+
+    async def frame_sync(self, frame):
+        self._need_visitor()
+        resumed = await database_sync_to_async(_resume)(self.visitor, frame["last_seq"])
+        await self.send_frame({"type": "synced", **resumed})
+
+    async def frame_cart(self, frame):
+        self._need_visitor()
+        await self.run(carts.record_widget_cart, self.visitor, frame["cart"])
+
+    async def frame_page(self, frame):
+        self._need_visitor()
+        await self.run(visitors.record_page, self.visitor, frame["url"], frame["title"], frame["checkout_step"])
+
+    async def frame_typing(self, frame):
+        self._need_visitor()
+        conv = await database_sync_to_async(_conversation_for_typing)(self.visitor)
+        if conv and conv["agent_id"]:
+            from chatdesk.events import layer_event
+
+            await self.channel_layer.group_send(
+                agent_group(conv["agent_id"]),
+                layer_event({"type": "typing", "conversation_id": conv["id"], "active": frame["active"], "who": "shopper"}),
+            )
+
+    async def frame_offer_response(self, frame):
+        self._need_visitor()
+        await self.run(offers.respond_offer, self.visitor, frame["offer_id"], frame["accepted"])
+
+    async def frame_rate(self, frame):
+        self._need_visitor()
+        conv = await self.run(conversations.rate, self.visitor, frame["score"], frame["comment"])
+        await self.send_frame({"type": "rated", "conversation_id": conv.id, "score": frame["score"]})
+
+    async def frame_intervention(self, frame):
+        self._need_visitor()
+        await self.run(interventions.record_intervention, self.visitor, frame["trigger"], frame["action"])
+
+    async def frame_identify(self, frame):
+        self._need_visitor()
+        await self.run(
+            visitors.identify, self.visitor, frame["email"], frame["name"], frame["phone"],
+            frame["consent_email"], frame["consent_sms"],
+        )
+
+    async def frame_ping(self, frame):
+        await self.send_frame({"type": "pong"})

@@ -1,0 +1,132 @@
+"""Shared fixtures: a seeded site, agents, and socket helpers that go through the real ASGI app."""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from agents.models import AgentProfile
+from chatdesk.models import Site
+
+ORIGIN = "http://localhost:8000"
+
+# Worker threads of database_sync_to_async must not keep connections open
+# across tests, or PostgreSQL refuses to drop the test database.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_site(key="demo-store", **kw) -> Site:
+    defaults = {"name": key.title(), "allowed_origins": "http://localhost:*\nhttp://127.0.0.1:*"}
+    defaults.update(kw)
+    site = Site(key=key, **defaults)
+    site.set_api_key(f"key-{key}")
+    site.webhook_secret = f"secret-{key}"
+    site.save()
+    return site
+
+
+def make_agent(username: str, site: Site | None, capacity: int = 5, name: str | None = None):
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username)
+    profile = AgentProfile.objects.create(user=user, display_name=name or username.title(), capacity=capacity)
+    if site is not None:
+        profile.sites.add(site)
+    return user
+
+
+@pytest.fixture
+def site(db):
+    return make_site()
+
+
+@pytest.fixture
+def alice(site):
+    return make_agent("alice", site)
+
+
+@pytest.fixture
+def bob(site):
+    return make_agent("bob", site)
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def _app():
+    from chatdesk.asgi import application
+
+    return application
+
+
+class Socket:
+    """A WebsocketCommunicator with frame helpers that skip frames a test is not looking for."""
+
+    def __init__(self, communicator: WebsocketCommunicator):
+        self.c = communicator
+
+    async def send(self, frame: dict):
+        await self.c.send_json_to(frame)
+
+    async def recv(self, timeout: float = 3) -> dict:
+        return await self.c.receive_json_from(timeout=timeout)
+
+    async def expect(self, ftype: str, timeout: float = 3, **match) -> dict:
+        """Receive until a frame of `ftype` (matching `match`) arrives; other frames are skipped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"no {ftype} frame matching {match}")
+            frame = await self.c.receive_json_from(timeout=remaining)
+            if frame.get("type") == ftype and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def drain(self, timeout: float = 0.2) -> list[dict]:
+        """Every frame that arrives until `timeout` passes quietly (the app keeps running)."""
+        frames = []
+        while not await self.c.receive_nothing(timeout=timeout, interval=0.02):
+            frames.append(await self.c.receive_json_from(timeout=1))
+        return frames
+
+    async def close(self):
+        await self.c.disconnect()
+
+
+async def widget(site_key="demo-store", origin=ORIGIN, token=None, last_seq=0, hello=True):
+    communicator = WebsocketCommunicator(_app(), f"/ws/widget/{site_key}/", headers=[(b"origin", origin.encode())])
+    connected, code = await communicator.connect()
+    assert connected, f"widget refused with {code}"
+    sock = Socket(communicator)
+    if hello:
+        await sock.send({"type": "hello", "visitor_token": token, "last_seq": last_seq})
+        sock.welcome = await sock.expect("welcome")
+    return sock
+
+
+async def console(user):
+    cookie = await sync_to_async(session_cookie)(user)
+    communicator = WebsocketCommunicator(_app(), "/ws/console/", headers=[(b"cookie", cookie), (b"origin", ORIGIN.encode())])
+    connected, code = await communicator.connect()
+    assert connected, f"console refused with {code}"
+    sock = Socket(communicator)
+    sock.state = await sock.expect("state")
+    return sock
