@@ -130,3 +130,43 @@ async def console(user):
     sock = Socket(communicator)
     sock.state = await sock.expect("state")
     return sock
+
+
+ON_REDIS = bool(os.environ.get("REDIS_URL"))
+
+
+@pytest.fixture
+def daphne(transactional_db):
+    """One real Daphne process serving the test database; stopped after the test."""
+    from .servers import start_daphne
+
+    procs = start_daphne(1)
+    yield procs[0]
+    _stop_all(procs)
+
+
+@pytest.fixture
+def daphne_pair(transactional_db):
+    """Two Daphne processes sharing PostgreSQL and Redis (skipped without REDIS_URL)."""
+    if not ON_REDIS:
+        pytest.skip("needs REDIS_URL: several processes share the channel layer")
+    from .servers import start_daphne
+
+    procs = start_daphne(2)
+    yield procs
+    _stop_all(procs)
+
+
+def _stop_all(procs):
+    for p in procs:
+        p.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_stray_sessions_at_the_end(django_db_setup, django_db_blocker):
+    """Worker threads and child processes keep PostgreSQL sessions; end them before the test database is dropped."""
+    yield
+    from .servers import end_other_db_sessions
+
+    with django_db_blocker.unblock():
+        end_other_db_sessions()
