@@ -101,7 +101,9 @@ class ConsoleConsumer(FrameConsumer):
         offer, _ = await self.run(
             offers.make_offer, self.user, frame["conversation_id"], frame["client_id"], frame["offer"]
         )
-        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "offer": offer_dict(offer)})
+        # Serialised in a worker thread: the dict reads the agent, site and catalogue rows.
+        payload = await database_sync_to_async(offer_dict)(offer)
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "offer": payload})
 
     async def frame_close(self, frame):
         await self.run(conversations.close, self.user, frame["conversation_id"], frame["reason"], frame["note"])

@@ -55,7 +55,22 @@ def offer_dict(o: Offer) -> dict:
         "created_at": iso(o.created_at),
         "expires_at": iso(o.expires_at),
         "agent": o.agent.agent_profile.display_name if o.agent_id and hasattr(o.agent, "agent_profile") else None,
+        # What a store page needs on `offer:accepted` to add the product or apply the code.
+        "currency": o.conversation.site.currency,
+        "product": _offer_product(o),
     }
+
+
+def _offer_product(o: Offer) -> dict | None:
+    """The catalogue entry of the offer's SKU (name, link, image, list price), if the site has one."""
+    if not o.sku:
+        return None
+    from .models import Product
+
+    p = Product.objects.filter(site_id=o.conversation.site_id, sku=o.sku).first()
+    if p is None:
+        return None
+    return {"sku": p.sku, "name": p.name, "price": money(p.price), "url": p.url or None, "image_url": p.image_url or None}
 
 
 def cart_dict(cart: Cart | None) -> dict | None:

@@ -1,4 +1,9 @@
-"""Offers an agent makes in a conversation, and the shopper's answer."""
+"""Offers an agent makes in a conversation, the shopper's answer, and expiry.
+
+Lifecycle: `proposed` -> `accepted` / `declined` (the shopper answers once)
+or `expired` (the site's `offer_lifetime_minutes` passed first). Every change
+is sent as an `offer` frame to the shopper and to the agent.
+"""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,7 +13,7 @@ from django.utils import timezone
 
 from ..errors import ActionError
 from ..events import agent_group, emit, site_agents_group, visitor_group
-from ..models import OFFER_KINDS, Conversation, Offer, Visitor
+from ..models import OFFER_KINDS, Conversation, Offer, Product, Visitor
 from ..serialize import offer_dict
 from .carts import parse_money
 from .conversations import _locked_for_agent
@@ -56,6 +61,11 @@ def make_offer(user, conversation_id: int, client_id: str, data: dict) -> tuple[
         if conv.agent_id != user.id or conv.status != Conversation.ACTIVE:
             raise ActionError("not_assigned", "you can only make offers in a conversation assigned to you")
         conv = Conversation.objects.select_related("visitor", "site").get(pk=conv.pk)
+        if clean["sku"] and clean["price"] is None:
+            # The store adds the product at this price; default to the catalogue's.
+            product = Product.objects.filter(site_id=conv.site_id, sku=clean["sku"]).first()
+            if product is not None:
+                clean["price"] = product.price
         offer = Offer.objects.create(
             conversation=conv, agent=user, client_id=client_id,
             expires_at=timezone.now() + timedelta(minutes=conv.site.offer_lifetime_minutes), **clean,
@@ -77,13 +87,34 @@ def respond_offer(visitor: Visitor, offer_id: int, accepted: bool) -> Offer:
             raise ActionError("not_found", f"offer {offer_id} does not exist", "offer_id")
         now = timezone.now()
         if offer.status == Offer.PROPOSED and offer.expires_at and offer.expires_at <= now:
+            # Expire it for good (committed, both sides told), then refuse the answer below.
             offer.status = Offer.EXPIRED
             offer.save(update_fields=["status"])
             _emit_offer(offer.conversation, offer)
-        if offer.status != Offer.PROPOSED:
-            raise ActionError("offer_closed", f"this offer is already {offer.status}", "offer_id")
-        offer.status = Offer.ACCEPTED if accepted else Offer.DECLINED
-        offer.responded_at = now
-        offer.save(update_fields=["status", "responded_at"])
-        _emit_offer(offer.conversation, offer)
-    return offer
+        elif offer.status == Offer.PROPOSED:
+            offer.status = Offer.ACCEPTED if accepted else Offer.DECLINED
+            offer.responded_at = now
+            offer.save(update_fields=["status", "responded_at"])
+            _emit_offer(offer.conversation, offer)
+            return offer
+    raise ActionError("offer_closed", f"this offer is already {offer.status}", "offer_id")
+
+
+def expire_offers(now=None) -> int:
+    """Expire every proposed offer whose lifetime has passed, telling both sides; returns how many expired."""
+    now = now or timezone.now()
+    due = list(
+        Offer.objects.filter(status=Offer.PROPOSED, expires_at__lte=now).values_list("pk", flat=True)[:1000]
+    )
+    expired = 0
+    for pk in due:
+        with transaction.atomic():
+            # A conditional update: the shopper's answer racing this task wins or loses as a whole.
+            if not Offer.objects.filter(pk=pk, status=Offer.PROPOSED).update(status=Offer.EXPIRED):
+                continue
+            offer = Offer.objects.select_related(
+                "conversation__visitor", "conversation__site", "agent__agent_profile"
+            ).get(pk=pk)
+            _emit_offer(offer.conversation, offer)
+            expired += 1
+    return expired
