@@ -45,6 +45,9 @@ class Cart(models.Model):
         indexes = [
             models.Index(fields=["site", "abandoned_at"]),
             models.Index(fields=["visitor", "updated_at"]),
+            # Reports: carts started in a date range (baseline conversion).
+            models.Index(fields=["site", "created_at"]),
+            models.Index(fields=["created_at"]),
         ]
 
     def __str__(self):

@@ -50,7 +50,11 @@ class Order(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "order_id"], name="order_unique_id")]
-        indexes = [models.Index(fields=["site", "created_at"]), models.Index(fields=["conversation"])]
+        indexes = [
+            models.Index(fields=["site", "created_at"]),
+            models.Index(fields=["conversation"]),
+            models.Index(fields=["created_at"]),  # reports across all sites
+        ]
 
     def __str__(self):
         return f"Order {self.order_id} {self.total} {self.currency}"
@@ -89,7 +93,12 @@ class Offer(models.Model):
                 fields=["conversation", "client_id"], condition=~models.Q(client_id=""), name="offer_unique_client_id"
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            # Reports: offers made in a date range, overall and per agent.
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["agent", "created_at"]),
+        ]
 
     def __str__(self):
         return f"{self.kind}: {self.title} ({self.status})"

@@ -42,6 +42,9 @@ class Conversation(models.Model):
             models.Index(fields=["visitor", "created_at"]),
             models.Index(fields=["agent", "status"]),
             models.Index(fields=["site", "created_at"]),
+            # Reports select by date range across all sites, or per agent.
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["agent", "created_at"]),
         ]
 
     def __str__(self):

@@ -38,7 +38,7 @@ class InterventionAssignment(models.Model):
     assigned_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["site", "assigned_at"])]
+        indexes = [models.Index(fields=["site", "assigned_at"]), models.Index(fields=["assigned_at"])]
 
 
 class InterventionEvent(models.Model):
