@@ -3,12 +3,12 @@ import secrets
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import AgentProfile, CannedReply
 from chatdesk.models import Product, Site
+from chatdesk.permissions import grant_agent_admin, sync_groups
 
 CATALOGUE = [
     ("TEE-1", "Organic cotton tee", "Soft, heavyweight, cut for everyday.", "19.99"),
@@ -66,27 +66,24 @@ class Command(BaseCommand):
             CannedReply.objects.update_or_create(site=site, shortcut=shortcut, defaults={"title": title, "text": text})
 
         User = get_user_model()
+        supervisors, agents_group = sync_groups()
         names = [("alice", "Alice"), ("bob", "Bob")] + [(f"agent{i}", f"Agent {i}") for i in range(1, opts["agents"] + 1)]
         for username, display in names:
             user, _ = User.objects.get_or_create(username=username)
             user.set_password(opts["password"])
-            user.is_staff = False
             user.save()
             profile, _ = AgentProfile.objects.get_or_create(user=user, defaults={"display_name": display})
             profile.display_name = display
             profile.capacity = opts["capacity"]
             profile.save()
             profile.sites.add(site)
+            grant_agent_admin(user, agents_group)  # the admin, for their sites' canned replies only
 
         sam, _ = User.objects.get_or_create(username="sam")
         sam.set_password(opts["password"])
         sam.is_staff = True
         sam.first_name = "Sam"
         sam.save()
-        supervisors, _ = Group.objects.get_or_create(name="supervisors")
-        from chatdesk.permissions import grant_supervisor_permissions
-
-        grant_supervisor_permissions(supervisors)
         sam.groups.add(supervisors)
 
         self.stdout.write(self.style.SUCCESS(
