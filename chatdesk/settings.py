@@ -85,7 +85,11 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # No per-request health check: it is a `SELECT 1` round trip before every
+    # websocket frame's work. A connection broken by a database restart fails
+    # its next query instead; that frame gets a retryable `unavailable` error
+    # (nothing is acknowledged unless stored) and the connection is replaced.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=False)}
 else:
     DATABASES = {
         "default": {
@@ -100,7 +104,27 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# CHATDESK_CHANNEL_LAYER=pubsub (opt-in) uses Redis pub/sub: about twice the
+# relay throughput of the default list-based layer (bench/README.md), but a
+# Redis reconnect can lose events in flight. ChatDesk keeps its guarantees
+# either way because the database is the record: clients resync by `seq`
+# after any reconnect (hello/sync), and nothing is acknowledged before it is
+# stored. The default stays the list-based layer, which survives a brief
+# Redis blip without losing queued events.
+CHANNEL_LAYER_KIND = os.environ.get("CHATDESK_CHANNEL_LAYER", "redis").strip().lower() or "redis"
+if CHANNEL_LAYER_KIND not in ("redis", "pubsub"):
+    raise ImproperlyConfigured("CHATDESK_CHANNEL_LAYER must be 'redis' (the default) or 'pubsub'")
+if REDIS_URL and CHANNEL_LAYER_KIND == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": os.environ.get("CHATDESK_LAYER_PREFIX", "chatdesk"),
+            },
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -212,4 +236,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CHATDESK_LOG_LEVEL", "WARNING")},
+    # channels_redis reports events dropped for a full channel (over
+    # `capacity`) at INFO only: keep that line visible, never silent.
+    "loggers": {"channels_redis": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

@@ -1,6 +1,7 @@
 """What both websocket doors share: size and rate limits, frame parsing, errors, publishing after commit."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -75,11 +76,26 @@ class FrameConsumer(AsyncWebsocketConsumer):
         return result
 
     async def publish(self, emitted) -> None:
+        """Send committed events in the order emitted; one event for each of several groups (a chat message) goes out in parallel."""
         layer = self.channel_layer
+        by_group: dict[str, list[dict]] = {}
         for group, event in emitted:
             if event.get("skip_origin"):
                 event = {**event, "skip": self.channel_name}
-            await layer.group_send(group, event)
+            by_group.setdefault(group, []).append(event)
+
+        async def send_in_order(group, group_events):
+            for event in group_events:
+                await layer.group_send(group, event)
+
+        if len(by_group) > 1 and len(by_group) == len(emitted):
+            # Different groups reach different sockets (shopper, agent): no order between them to keep.
+            await asyncio.gather(*(send_in_order(g, evs) for g, evs in by_group.items()))
+        else:
+            for group, event in emitted:
+                if event.get("skip_origin"):
+                    event = {**event, "skip": self.channel_name}
+                await layer.group_send(group, event)
 
     async def chat_frame(self, event):
         if event.get("skip") == self.channel_name:

@@ -64,6 +64,7 @@ class WidgetConsumer(FrameConsumer):
 
     async def connect(self):
         self.visitor = None
+        self.conversation_id = None  # the open conversation as last seen; a hint the action re-checks
         key = self.scope["url_route"]["kwargs"]["site_key"]
         self.site = await database_sync_to_async(_load_site)(key)
         origin = dict(self.scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
@@ -85,14 +86,28 @@ class WidgetConsumer(FrameConsumer):
         if self.visitor is not None:
             await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
             await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+        # Join the visitor's group before reading what they missed: a message
+        # committed in between then arrives live after `welcome` (perhaps also
+        # inside it; clients keep one copy per seq), never in neither.
+        early = visitors.token_public_id(self.site, frame["visitor_token"])
+        if early:
+            await self.channel_layer.group_add(visitor_group(early), self.channel_name)
         visitor, welcome = await database_sync_to_async(_welcome)(self.site, frame["visitor_token"], frame["last_seq"])
         self.visitor = visitor
-        await self.channel_layer.group_add(visitor_group(visitor.public_id), self.channel_name)
+        if str(visitor.public_id) != early:
+            if early:
+                await self.channel_layer.group_discard(visitor_group(early), self.channel_name)
+            await self.channel_layer.group_add(visitor_group(visitor.public_id), self.channel_name)
+        conv = welcome["conversation"]
+        self.conversation_id = conv["id"] if conv and conv["status"] in Conversation.OPEN_STATUSES else None
         await self.send_frame(welcome)
 
     async def frame_message(self, frame):
         self._need_visitor()
-        msg, _ = await self.run(conversations.post_shopper_message, self.visitor, frame["client_id"], frame["text"])
+        msg, _ = await self.run(
+            conversations.post_shopper_message, self.visitor, frame["client_id"], frame["text"], self.conversation_id
+        )
+        self.conversation_id = msg.conversation_id
         await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": message_dict(msg)})
 
     async def frame_sync(self, frame):

@@ -15,6 +15,7 @@ from ..models import CLOSE_REASONS, Conversation, Message, Note, Visitor
 from ..routing import refresh_priority
 from ..serialize import agent_ref, conversation_summary, message_dict, note_dict
 from ..text import mask_card_numbers
+from . import fast_append
 from .queue import broadcast_queue
 
 
@@ -90,9 +91,18 @@ def _open_conversation(visitor: Visitor) -> tuple[Conversation, bool]:
     return conv, True
 
 
-def post_shopper_message(visitor: Visitor, client_id: str, text: str) -> tuple[Message, bool]:
-    """Store a shopper's message (opening a conversation if needed); a repeated client_id returns the first."""
+def post_shopper_message(visitor: Visitor, client_id: str, text: str, conversation_id: int | None = None) -> tuple[Message, bool]:
+    """Store a shopper's message (opening a conversation if needed); a repeated client_id returns the first.
+
+    `conversation_id` is the open conversation the caller believes in (the
+    socket remembers it): a hint for the one-statement path, never trusted.
+    """
     text = mask_card_numbers(text)
+    if conversation_id and fast_append.available():
+        done = fast_append.append(Message.SHOPPER, conversation_id, client_id, text, visitor_id=visitor.pk)
+        if done is not None:
+            _deliver_message(done[1], done[0])
+            return done[0], True
     with transaction.atomic():
         # One lock per visitor: two tabs sending the first message at once
         # open one conversation, and a retry racing its original is seen.
@@ -127,6 +137,11 @@ def _locked_for_agent(user, conversation_id: int) -> Conversation:
 
 def post_agent_message(user, conversation_id: int, client_id: str, text: str) -> tuple[Message, bool]:
     """Store an agent's reply; only the assigned agent of an active conversation may post."""
+    if fast_append.available():
+        done = fast_append.append(Message.AGENT, conversation_id, client_id, text, author_id=user.id)
+        if done is not None:
+            _deliver_message(done[1], done[0])
+            return done[0], True
     with transaction.atomic():
         conv = _locked_for_agent(user, conversation_id)
         existing = Message.objects.filter(conversation=conv, client_id=client_id).first()

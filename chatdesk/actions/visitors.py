@@ -30,6 +30,19 @@ def visitor_from_token(site: Site, token: str | None) -> Visitor | None:
         return None
 
 
+def token_public_id(site: Site, token: str | None) -> str | None:
+    """The visitor id a valid token of this site names, checked by signature alone (no query)."""
+    if not token or not isinstance(token, str):
+        return None
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("s") != site.id or not isinstance(data.get("v"), str):
+        return None
+    return data["v"]
+
+
 def resolve_visitor(site: Site, token: str | None) -> tuple[Visitor, str]:
     """The token's visitor, or a new one when it fails verification; returns the visitor and its token."""
     visitor = visitor_from_token(site, token)
