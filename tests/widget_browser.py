@@ -144,11 +144,13 @@ class FakeChatDesk:
         self.extra = extra or {}
         self.reply = reply or (lambda frame: [])
         self.frames: list[dict] = []
+        self.sockets: list = []
         self.server = serve(self._handle, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.socket.getsockname()[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _handle(self, ws):
+        self.sockets.append(ws)
         for text in ws:
             frame = json.loads(text)
             self.frames.append(frame)
@@ -161,6 +163,14 @@ class FakeChatDesk:
                 ws.send(json.dumps(welcome))
             for out in self.reply(frame):
                 ws.send(json.dumps(out))
+
+    def push(self, frame: dict) -> None:
+        """Send a frame to every connected widget, as the server does to all of a visitor's sockets."""
+        for ws in list(self.sockets):
+            try:
+                ws.send(json.dumps(frame))
+            except Exception:  # a closed socket
+                self.sockets.remove(ws)
 
     def sent(self, ftype: str, **match) -> list[dict]:
         return [f for f in list(self.frames) if f["type"] == ftype and all(f.get(k) == v for k, v in match.items())]

@@ -119,7 +119,7 @@
   function warn(msg) { if (W.console) console.warn("ChatDesk: " + msg); }
 
   // ---- state ----------------------------------------------------------------
-  var site = {};              // welcome.site
+  var site = readJSON("site", {}); // welcome.site, remembered so a reload paints the right colours at once
   var availability = null;    // welcome.availability, when the server sends it
   var rules = [];             // welcome.interventions
   var visitorId = store.get("visitor") || null;
@@ -357,7 +357,12 @@
     if (visitorId && f.visitor_id !== visitorId) resetConversation();
     visitorId = f.visitor_id;
     store.set("visitor", visitorId);
-    site = f.site || {};
+    var look = JSON.stringify(f.site || {});
+    if (look !== JSON.stringify(site)) {
+      site = f.site || {};
+      store.set("site", look);
+      restyle();
+    }
     if (f.availability && typeof f.availability === "object") availability = f.availability;
     if (Array.isArray(f.interventions)) rules = f.interventions;
     var changed = resume(f, false);
@@ -724,11 +729,17 @@
   function hex(c) { return "#" + c.map(function (v) { return ("0" + Math.round(v).toString(16)).slice(-2); }).join(""); }
   function palette() {
     var a = rgb(opts.accent) || rgb(site.accent_color) || [79, 70, 229];
-    var white = [255, 255, 255], ink = [17, 24, 39];
+    var white = [255, 255, 255], ink = [17, 24, 39], grey = [246, 247, 249];
+    var darker = function (c) { return c.map(function (v) { return v * 0.92; }); };
+    // Text on the accent: white or ink, whichever contrasts more; a mid-tone accent that reaches
+    // 4.5:1 with neither is darkened until white does.
+    while (Math.max(contrast(a, white), contrast(a, ink)) < 4.5) a = darker(a);
     var on = contrast(a, white) >= contrast(a, ink) ? white : ink;
+    var soft = a.map(function (v) { return v * 0.09 + 255 * 0.91; });
+    // Accent-coloured text (links, labels) must read on white, the grey message area and the tint.
     var text = a.slice();
-    while (contrast(text, white) < 4.6) text = text.map(function (v) { return v * 0.9; }); // accent text on white
-    return { accent: hex(a), on: hex(on), text: hex(text), soft: "rgba(" + a.join(",") + ",.09)", ring: hex(text) };
+    while (Math.min(contrast(text, grey), contrast(text, soft)) < 4.6) text = darker(text);
+    return { accent: hex(a), on: hex(on), text: hex(text), soft: hex(soft), ring: hex(text) };
   }
 
   function mount() {
@@ -752,9 +763,14 @@
     build();
   }
 
-  function build() {
+  function css() {
     var p = palette();
-    var style = h("style", { text: CSS.replace(/\$(\w+)/g, function (m, k) { return p[k]; }) });
+    return CSS.replace(/\$(\w+)/g, function (m, k) { return p[k]; });
+  }
+  function restyle() { if (ui) { ui.style.textContent = css(); render(); } }
+
+  function build() {
+    var style = h("style", { text: css() });
     var side = opts.position;
     var live = h("div", { class: "sr", "aria-live": "polite", "aria-atomic": "true", role: "status" });
     var badge = h("span", { class: "badge", hidden: true });
@@ -799,7 +815,7 @@
 
     root.appendChild(style);
     root.appendChild(h("div", { class: "root" }, [live, bubble, panel, launcher]));
-    ui = { launcher: launcher, badge: badge, panel: panel, avatar: avatar, title: title, sub: sub, banner: banner,
+    ui = { style: style, launcher: launcher, badge: badge, panel: panel, avatar: avatar, title: title, sub: sub, banner: banner,
            queue: queueBox, list: list, typing: typing, scroller: scroller, input: input, composer: composer,
            leave: leaveBox, bubble: bubble, live: live, foot: foot };
     render();
@@ -1216,7 +1232,6 @@
     ".msg.agent.first .bubble{border-top-left-radius:5px}",
     ".mine .bubble{background:$accent;color:$on;border-color:transparent}",
     ".mine.first .bubble{border-top-right-radius:5px}",
-    ".pending .bubble{opacity:.8}",
     ".failed .bubble{background:#fff;color:#1f2430;border:1px solid #e0a3a3}",
     ".bubble a{text-decoration:underline;color:inherit}",
     ".meta{font-size:11.5px;color:#5b6270;margin:3px 6px 2px;display:flex;align-items:center;gap:2px}",
@@ -1257,17 +1272,18 @@
     ".rate{align-self:stretch;margin:8px 0;background:#fff;border:1px solid #e3e5ea;border-radius:14px;padding:16px;text-align:center}",
     ".rate legend{font-weight:650;font-size:15px;margin:0 auto 8px;color:#111827}",
     ".stars{display:flex;justify-content:center;gap:4px;margin-bottom:10px}",
-    ".star{position:relative;color:#868c98;padding:2px;border-radius:8px;cursor:pointer;transition:transform .1s}",
+    ".star{position:relative;color:#6b7180;padding:2px;border-radius:8px;cursor:pointer;transition:transform .1s}",
     ".star:hover{transform:scale(1.1)}",
-    ".star.on{color:#e8a200}",
+    ".star path{fill:none;stroke:currentColor;stroke-width:1.6;stroke-linejoin:round}",
+    ".star.on{color:#c26a00}.star.on path{fill:currentColor}",
     ".star:focus-within{outline:3px solid $ring;outline-offset:1px}",
     ".rate .field{margin-bottom:10px}",
     ".rate.done p{font-weight:600;color:#05603a}",
-    ".field{display:block;width:100%;border:1px solid #cfd3da;border-radius:10px;padding:9px 12px;font-size:14px;",
+    ".field{display:block;width:100%;border:1px solid #8a909c;border-radius:10px;padding:9px 12px;font-size:14px;",
     "background:#fff;resize:none}",
     ".field:focus{border-color:$ring;box-shadow:0 0 0 3px $soft}",
     // composer
-    ".composer{display:flex;align-items:flex-end;gap:8px;margin:10px 12px 6px;padding:5px 5px 5px 14px;border:1px solid #d5d8df;",
+    ".composer{display:flex;align-items:flex-end;gap:8px;margin:10px 12px 6px;padding:5px 5px 5px 14px;border:1px solid #8a909c;",
     "border-radius:22px;background:#fff;transition:border-color .15s,box-shadow .15s}",
     ".composer:focus-within{border-color:$ring;box-shadow:0 0 0 1px $ring,0 0 0 4px $soft}",
     ".input{flex:1;resize:none;min-height:24px;max-height:120px;padding:7px 0;font-size:15px;line-height:1.4;background:transparent}",
