@@ -509,8 +509,8 @@ class FollowUpStepAdmin(admin.ModelAdmin):
 
 @admin.register(models.FollowUp)
 class FollowUpAdmin(HistoryAdmin):
-    list_display = ["cart", "channel", "status", "skip_reason", "due_at", "sent_at", "clicked_at"]
-    list_filter = ["status", "channel", "cart__site"]
+    list_display = ["cart", "channel", "status", "skip_reason", "recipient", "due_at", "sent_at", "clicked_at"]
+    list_filter = ["status", "channel", "skip_reason", "cart__site"]
     search_fields = ["cart__cart_token", "recipient"]
     list_select_related = ["cart"]
     date_hierarchy = "due_at"
@@ -530,10 +530,18 @@ class CallTaskAdmin(admin.ModelAdmin):
 
 @admin.register(models.ContactOptOut)
 class ContactOptOutAdmin(admin.ModelAdmin):
-    list_display = ["address", "channel", "site", "created_at"]
-    list_filter = ["site", "channel"]
+    list_display = ["address", "channel", "site", "source", "created_at"]
+    list_filter = ["site", "channel", "source"]
     search_fields = ["address"]
 
     def has_change_permission(self, request, obj=None):
         return False  # an opt-out is honoured as given; record a new one instead
+
+    def save_model(self, request, obj, form, change):
+        # Stored the way the follow-up rules compare addresses (lower-case email, + and digits).
+        from .actions.followups import normalise_address
+
+        obj.address = normalise_address(obj.channel, obj.address) or obj.address
+        obj.source = obj.source or "admin"
+        super().save_model(request, obj, form, change)
 

@@ -231,6 +231,28 @@ EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backend
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "ChatDesk <noreply@localhost>")
 PUBLIC_BASE_URL = os.environ.get("CHATDESK_PUBLIC_URL", "http://127.0.0.1:8000")
 
+# Follow-up email (docs/offers-and-followups.md): SMTP from DJANGO_EMAIL_*,
+# or a provider through django-anymail configured by ANYMAIL_* variables,
+# e.g. DJANGO_EMAIL_BACKEND=anymail.backends.postmark.EmailBackend and
+# ANYMAIL_POSTMARK_SERVER_TOKEN=... (becomes ANYMAIL["POSTMARK_SERVER_TOKEN"]).
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 20
+ANYMAIL = {k[len("ANYMAIL_"):]: v for k, v in os.environ.items() if k.startswith("ANYMAIL_") and len(k) > 8}
+
+# Follow-up SMS: the logging backend in the demo, Twilio in production.
+CHATDESK_SMS_BACKEND = os.environ.get("CHATDESK_SMS_BACKEND", "chatdesk.sms.LoggingBackend")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
+CHATDESK_RECOVERY_LINK_DAYS = int(os.environ.get("CHATDESK_RECOVERY_LINK_DAYS", "30"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

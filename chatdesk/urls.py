@@ -12,4 +12,5 @@ urlpatterns = [
     path("console/", include("agents.urls")),
     path("demo/", include("shopper_widget.urls")),
     path("", include("chatdesk.api_urls")),
+    path("", include("chatdesk.followup_urls")),
 ]

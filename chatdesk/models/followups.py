@@ -26,10 +26,17 @@ class FollowUpStep(models.Model):
 
 
 class FollowUp(models.Model):
-    """One scheduled contact for one cart and step; unique so that a retried task is a no-op."""
+    """One scheduled contact for one cart and step; unique so that a retried task is a no-op.
 
-    PENDING, SENT, SKIPPED, FAILED = "pending", "sent", "skipped", "failed"
-    STATUS_CHOICES = [(s, s) for s in (PENDING, SENT, SKIPPED, FAILED)]
+    `pending` -> `sending` (recorded, committed, then handed to the provider)
+    -> `sent` or `failed`; or `pending` -> `skipped` (with `skip_reason`). A
+    row left in `sending` by a crashed worker is never retried: at most once.
+    `sent_at` is when the shopper was contacted through this step (for a call,
+    when the agent recorded reaching them or leaving a voicemail).
+    """
+
+    PENDING, SENDING, SENT, SKIPPED, FAILED = "pending", "sending", "sent", "skipped", "failed"
+    STATUS_CHOICES = [(s, s) for s in (PENDING, SENDING, SENT, SKIPPED, FAILED)]
 
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="followups")
     step = models.ForeignKey(FollowUpStep, on_delete=models.CASCADE, related_name="followups")
@@ -40,6 +47,7 @@ class FollowUp(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     recipient = models.CharField(max_length=254, blank=True)
     provider_id = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -60,13 +68,18 @@ class CallTask(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["done_at", "created_at"])]
+
 
 class ContactOptOut(models.Model):
     """An unsubscribe or an SMS stop word: honoured for every later follow-up to that address."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opt_outs")
     channel = models.CharField(max_length=5)
-    address = models.CharField(max_length=254)
+    address = models.CharField(max_length=254, help_text="Lower-case email, or phone as + and digits.")
+    source = models.CharField(max_length=20, blank=True, help_text="email_link, sms_stop, wrong_number, admin")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

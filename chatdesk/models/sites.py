@@ -33,6 +33,11 @@ class Site(models.Model):
     abandon_after_minutes = models.PositiveIntegerField(default=30)
     holdout_share = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.100"))
     offer_lifetime_minutes = models.PositiveIntegerField(default=60)
+    recovery_url = models.CharField(
+        max_length=500, blank=True,
+        help_text="Where follow-up recovery links land; {token} is replaced with the restore token "
+                  "(see docs/offers-and-followups.md). Empty: the cart's own recovery URL, else the demo store.",
+    )
 
     # Routing and service levels
     routing_mode = models.CharField(max_length=10, choices=ROUTING_CHOICES, default=ROUTING_MANUAL)

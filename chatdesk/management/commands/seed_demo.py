@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import AgentProfile, CannedReply
-from chatdesk.models import Product, Site
+from chatdesk.models import FollowUpStep, Product, Site
 from chatdesk.permissions import grant_agent_admin, sync_groups
 
 CATALOGUE = [
@@ -18,6 +18,9 @@ CATALOGUE = [
     ("TOTE-1", "Market tote", "Heavy canvas with inside pocket.", "24.00"),
     ("SOCKS-3", "Merino socks, 3 pairs", "Warm, breathable, no itch.", "29.00"),
 ]
+
+# Email after an hour, a text after three, a call task after four hours for carts of 100.00 or more.
+FOLLOWUP_SCHEDULE = [("email", 60, "0.00"), ("sms", 180, "0.00"), ("call", 240, "100.00")]
 
 CANNED = [
     ("hello", "Greeting", "Hi {name}! I'm here if you have any questions about your order."),
@@ -62,6 +65,11 @@ class Command(BaseCommand):
                 defaults={"name": name, "description": description, "price": Decimal(price),
                           "image_url": f"/static/shopper_widget/demo/{sku.lower()}.svg", "url": f"/demo/#{sku}"},
             )
+        if not site.followup_steps.exists():
+            # The demo's follow-up schedule (docs/offers-and-followups.md); left alone once edited in the admin.
+            for channel, delay, min_value in FOLLOWUP_SCHEDULE:
+                FollowUpStep.objects.create(site=site, channel=channel, delay_minutes=delay,
+                                            min_cart_value=Decimal(min_value))
         for shortcut, title, text in CANNED:
             CannedReply.objects.update_or_create(site=site, shortcut=shortcut, defaults={"title": title, "text": text})
 
