@@ -40,6 +40,10 @@ def email_context(fu: FollowUp) -> dict:
         "site": cart.site, "cart": cart, "lines": lines, "currency": cart.currency,
         "subtotal": f"{cart.subtotal:.2f}", "shipping": f"{cart.shipping:.2f}", "tax": f"{cart.tax:.2f}",
         "discount": f"{cart.discount:.2f}", "total": f"{cart.total:.2f}",
+        # Shipping, tax and discount, when there are any, so that the lines add up to the total.
+        "extras": [(label, f"{-value if label == 'Discount' else value:.2f}")
+                   for label, value in (("Shipping", cart.shipping), ("Tax", cart.tax), ("Discount", cart.discount))
+                   if value],
         "recovery_url": recovery_link(fu),
         "unsubscribe_url": unsubscribe_link(cart.site_id, "email", fu.recipient),
         "name": (cart.visitor.name if cart.visitor_id else "") or "",

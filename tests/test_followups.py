@@ -49,6 +49,7 @@ def test_a_due_email_goes_once_with_html_text_cart_lines_and_one_click_unsubscri
     assert mimetype == "text/html"
     for part in (msg.body, html):
         assert "Fleece hoodie" in part and "Organic cotton tee" in part and "135.49" in part
+        assert "108.00" in part and "Shipping" in part and "7.50" in part  # the lines add up to the total
         assert "https://chat.example.com/r/" in part and "https://chat.example.com/u/" in part
     assert "https://chat.example.com/static/shopper_widget/demo/hoodie-1.svg" in html
     assert msg.extra_headers["List-Unsubscribe"].startswith("<https://chat.example.com/u/")

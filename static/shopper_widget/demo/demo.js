@@ -386,5 +386,30 @@
     priced = null;
     show();
   });
-  show();
+
+  // A follow-up's recovery link lands on /demo/?recover=TOKEN: put that cart back, under its own
+  // cart token so that the order closes the abandoned cart (docs/offers-and-followups.md).
+  function recover(token) {
+    history.replaceState(null, "", location.pathname + "#/cart");
+    return fetch("/r/" + encodeURIComponent(token) + "/cart.json", { credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("This link is not valid any more.");
+        return r.json();
+      })
+      .then(function (data) {
+        if (data.ordered) { toast("That cart has already been ordered."); return; }
+        var items = data.cart.items.filter(function (i) { return bySku[i.sku]; })
+          .map(function (i) { return { sku: i.sku, quantity: i.quantity }; });
+        if (!items.length) return;
+        if (/^[A-Za-z0-9_-]{8,100}$/.test(data.cart.cart_token)) state.cart_token = data.cart.cart_token;
+        state.items = items;
+        priced = null;
+        save();
+        toast("Welcome back! Your cart is as you left it.");
+      })
+      .catch(function (e) { toast(e.message); });
+  }
+  var recoverToken = new URLSearchParams(location.search).get("recover");
+  if (recoverToken) recover(recoverToken).then(show);
+  else show();
 })();
