@@ -9,7 +9,7 @@ from chatdesk.events import agent_group, layer_event, site_agents_group, visitor
 from chatdesk.frames import CONSOLE_FRAMES
 from chatdesk.models import Conversation
 from chatdesk.serialize import message_dict, note_dict, offer_dict
-from chatdesk.sockets import FrameConsumer
+from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, log
 
 from . import presence
 from .console_state import conversation_detail, initial_state
@@ -65,31 +65,52 @@ class ConsoleConsumer(FrameConsumer):
         if self.profile is None:
             await self.close()  # before accept: HTTP 403
             return
-        self.groups_joined = [agent_group(self.user.id)] + [
-            site_agents_group(s) for s in await database_sync_to_async(_site_ids)(self.profile)
-        ]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        self.profile = await self.run(presence.socket_opened, self.profile)
-        await self.send_frame(await database_sync_to_async(initial_state)(self.user))
+        try:
+            self.groups_joined = [agent_group(self.user.id)] + [
+                site_agents_group(s) for s in await database_sync_to_async(_site_ids)(self.profile)
+            ]
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+            await self.accept()
+            self.profile = await self.run(presence.socket_opened, self.profile)
+            await self.send_frame(await database_sync_to_async(initial_state)(self.user))
+        except UNAVAILABLE_ERRORS as exc:
+            log.warning("a backing service is unavailable at a console handshake: %s", exc)
+            if not getattr(self, "_accepted", False):
+                await super().accept()
+            await self.send_error(ActionError("unavailable", "the console cannot connect right now; retrying"))
+            await self.close(code=CLOSE_TRY_LATER)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self._accepted = True
 
     async def disconnect(self, code):
         if getattr(self, "profile", None) is None:
             return
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        await self.run(presence.socket_closed, self.profile)
+        try:
+            for group in getattr(self, "groups_joined", []):
+                await self.channel_layer.group_discard(group, self.channel_name)
+            await self.run(presence.socket_closed, self.profile)
+        except UNAVAILABLE_ERRORS as exc:
+            # Presence also expires by heartbeat, so a missed goodbye heals itself.
+            log.warning("could not record a console disconnect: %s", exc)
+
+    async def send_detail(self, detail: dict) -> None:
+        self.mark_delivered(detail["messages"])
+        await self.send_frame(detail)
 
     async def frame_claim(self, frame):
         conv = await self.run(conversations.claim, self.user, frame["conversation_id"])
-        await self.send_frame(await database_sync_to_async(conversation_detail)(self.user, conv.id))
+        await self.send_detail(await database_sync_to_async(conversation_detail)(self.user, conv.id))
 
     async def frame_message(self, frame):
         msg, _ = await self.run(
             conversations.post_agent_message, self.user, frame["conversation_id"], frame["client_id"], frame["text"]
         )
-        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": message_dict(msg)})
+        ack = message_dict(msg)
+        self.mark_delivered([ack])
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": ack})
 
     async def frame_note(self, frame):
         note, _ = await self.run(
@@ -116,6 +137,7 @@ class ConsoleConsumer(FrameConsumer):
 
     async def frame_sync(self, frame):
         detail = await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"], frame["last_seq"])
+        self.mark_delivered(detail["messages"])
         for message in detail["messages"]:
             await self.send_frame({"type": "message", "message": message})
         await self.send_frame({
@@ -124,7 +146,7 @@ class ConsoleConsumer(FrameConsumer):
         })
 
     async def frame_open(self, frame):
-        await self.send_frame(await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"]))
+        await self.send_detail(await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"]))
 
     async def frame_presence(self, frame):
         self.profile = await self.run(presence.set_presence, self.profile, frame["status"])

@@ -142,6 +142,14 @@ elif REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Socket limits (docs/security.md). Shoppers behind one NAT share an address,
+# so the per-address cap is generous; 0 turns it off.
+CHATDESK_WIDGET_MAX_CONNECTIONS_PER_ADDRESS = int(os.environ.get("CHATDESK_WIDGET_MAX_CONNECTIONS_PER_ADDRESS", "50"))
+# Unsent bytes Daphne may hold for one socket before dropping a client that stopped reading.
+CHATDESK_WS_MAX_SEND_BUFFER_BYTES = int(os.environ.get("CHATDESK_WS_MAX_SEND_BUFFER_BYTES", str(1024 * 1024)))
+# How often each process checks that Redis kept its events (see chatdesk.layer_watch).
+CHATDESK_LAYER_WATCH_SECONDS = float(os.environ.get("CHATDESK_LAYER_WATCH_SECONDS", "2"))
+
 # Huey: SQLite storage on the zero-configuration default, Redis in production.
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", False)
 if REDIS_URL:

@@ -5,6 +5,8 @@ import asyncio
 import logging
 import time
 
+from redis.exceptions import RedisError
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
@@ -12,6 +14,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from . import events
 from .errors import ActionError
 from .frames import MAX_FRAME_BYTES, decode, parse_frame
+from .layer_watch import layer_watch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,15 @@ def _run_collecting_safely(fn, args, kwargs):
 
 _db_call = database_sync_to_async(_run_collecting_safely)
 
+# Close codes of our own (Daphne's autobahn lets an application use only 1000
+# and 3000-4999): both mean "reconnect, then resync by seq".
+CLOSE_RESYNC = 4012  # the channel layer lost events (see chatdesk.layer_watch)
+CLOSE_TRY_LATER = 4013  # refused for now: too many connections, or a backing service is down
+
+# Failures of a backing service (database, channel layer) rather than of the
+# frame: the sender gets `unavailable` and retries with the same client_id.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, OSError, RedisError)
+
 
 class FrameConsumer(AsyncWebsocketConsumer):
     """Base door: parse, limit, dispatch to `frame_<type>`, turn refusals into `error` frames."""
@@ -60,7 +72,27 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message):
         self.bucket = TokenBucket(self.rate, self.burst)
+        # seqs already sent on this socket, per conversation: a message that
+        # arrives both in a resync and live is sent once (see `chat_frame`).
+        self.delivered: dict[int, set[int]] = {}
         await super().websocket_connect(message)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        watch = layer_watch()
+        if watch is not None:
+            watch.register(self)
+
+    async def websocket_disconnect(self, message):
+        watch = layer_watch()
+        if watch is not None:
+            watch.unregister(self)
+        await super().websocket_disconnect(message)
+
+    def mark_delivered(self, messages) -> None:
+        """Remember the seqs of messages this socket has been sent (in a welcome, sync, detail or ack)."""
+        for m in messages:
+            self.delivered.setdefault(m["conversation_id"], set()).add(m["seq"])
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=events.encode(frame))
@@ -76,30 +108,48 @@ class FrameConsumer(AsyncWebsocketConsumer):
         return result
 
     async def publish(self, emitted) -> None:
-        """Send committed events in the order emitted; one event for each of several groups (a chat message) goes out in parallel."""
+        """Send committed events in the order emitted, best effort; one event for each of several groups goes out in parallel.
+
+        The change is committed: a layer failure must not withhold the sender's
+        ack (it would retry a stored message). Whoever misses an event resyncs
+        by seq; every process resyncs its sockets once the layer is back
+        (chatdesk.layer_watch).
+        """
         layer = self.channel_layer
         by_group: dict[str, list[dict]] = {}
+        prepared = []
         for group, event in emitted:
             if event.get("skip_origin"):
                 event = {**event, "skip": self.channel_name}
             by_group.setdefault(group, []).append(event)
+            prepared.append((group, event))
 
         async def send_in_order(group, group_events):
             for event in group_events:
-                await layer.group_send(group, event)
+                try:
+                    await layer.group_send(group, event)
+                except Exception as exc:
+                    log.warning("could not publish to %s: %s", group, exc)
+                    watch = layer_watch()
+                    if watch is not None:
+                        watch.note_publish_failure()
 
         if len(by_group) > 1 and len(by_group) == len(emitted):
             # Different groups reach different sockets (shopper, agent): no order between them to keep.
             await asyncio.gather(*(send_in_order(g, evs) for g, evs in by_group.items()))
         else:
-            for group, event in emitted:
-                if event.get("skip_origin"):
-                    event = {**event, "skip": self.channel_name}
-                await layer.group_send(group, event)
+            for group, event in prepared:
+                await send_in_order(group, [event])
 
     async def chat_frame(self, event):
         if event.get("skip") == self.channel_name:
             return
+        seq = event.get("seq")
+        if seq is not None:
+            seen = self.delivered.setdefault(event.get("conversation_id"), set())
+            if seq in seen:
+                return
+            seen.add(seq)
         await self.send(text_data=event["text"])
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -118,8 +168,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await handler(frame)
         except ActionError as err:
             await self.send_error(err, client_id)
-        except (OperationalError, InterfaceError, OSError) as exc:
-            log.warning("database unavailable while handling a frame: %s", exc)
+        except UNAVAILABLE_ERRORS as exc:
+            log.warning("a backing service is unavailable while handling a frame: %s", exc)
             await self.send_error(
                 ActionError("unavailable", "the server could not store this right now; retry with the same client_id"),
                 client_id,

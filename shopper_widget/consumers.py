@@ -8,9 +8,10 @@ from chatdesk.actions.queue import position_of
 from chatdesk.errors import ActionError
 from chatdesk.events import agent_group, visitor_group
 from chatdesk.frames import SHOPPER_FRAMES
+from chatdesk.limits import client_address, widget_limiter
 from chatdesk.models import Conversation, Site, site_origin_allowed
 from chatdesk.serialize import message_dict, offer_dict
-from chatdesk.sockets import FrameConsumer
+from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, log
 
 
 def _load_site(key: str):
@@ -65,18 +66,43 @@ class WidgetConsumer(FrameConsumer):
     async def connect(self):
         self.visitor = None
         self.conversation_id = None  # the open conversation as last seen; a hint the action re-checks
+        self.slot = None
         key = self.scope["url_route"]["kwargs"]["site_key"]
-        self.site = await database_sync_to_async(_load_site)(key)
+        try:
+            self.site = await database_sync_to_async(_load_site)(key)
+        except UNAVAILABLE_ERRORS as exc:
+            log.warning("database unavailable at a widget handshake: %s", exc)
+            await self.refuse(ActionError("unavailable", "the server cannot take chats right now; retry shortly"))
+            return
         origin = dict(self.scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
         if self.site is None or not site_origin_allowed(self.site, origin):
             await self.close()  # before accept: the handshake is refused with HTTP 403
             return
+        limiter = widget_limiter()
+        self.slot = await limiter.acquire(client_address(self.scope))
+        if self.slot is None:
+            await self.refuse(ActionError(
+                "too_many_connections",
+                f"at most {limiter.limit} chat connections from one address; close another tab and retry",
+            ))
+            return
         await self.accept()
 
+    async def refuse(self, err: ActionError) -> None:
+        """Accept only to say why, then close with 4013 (try again later); an HTTP 403 could not carry the reason."""
+        await super().accept()
+        await self.send_error(err)
+        await self.close(code=CLOSE_TRY_LATER)
+
     async def disconnect(self, code):
+        await widget_limiter().release(getattr(self, "slot", None))
         if getattr(self, "visitor", None) is not None:
-            await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
-            await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+            try:
+                await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
+                await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+            except UNAVAILABLE_ERRORS as exc:
+                # The socket is gone either way; presence is advisory and `last_seen_at` decides.
+                log.warning("could not record a widget disconnect: %s", exc)
 
     def _need_visitor(self):
         if self.visitor is None:
@@ -100,6 +126,7 @@ class WidgetConsumer(FrameConsumer):
             await self.channel_layer.group_add(visitor_group(visitor.public_id), self.channel_name)
         conv = welcome["conversation"]
         self.conversation_id = conv["id"] if conv and conv["status"] in Conversation.OPEN_STATUSES else None
+        self.mark_delivered(welcome["messages"])
         await self.send_frame(welcome)
 
     async def frame_message(self, frame):
@@ -108,11 +135,14 @@ class WidgetConsumer(FrameConsumer):
             conversations.post_shopper_message, self.visitor, frame["client_id"], frame["text"], self.conversation_id
         )
         self.conversation_id = msg.conversation_id
-        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": message_dict(msg)})
+        ack = message_dict(msg)
+        self.mark_delivered([ack])
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "message": ack})
 
     async def frame_sync(self, frame):
         self._need_visitor()
         resumed = await database_sync_to_async(_resume)(self.visitor, frame["last_seq"])
+        self.mark_delivered(resumed["messages"])
         await self.send_frame({"type": "synced", **resumed})
 
     async def frame_cart(self, frame):

@@ -39,11 +39,25 @@ def _deliver_message(conv: Conversation, msg: Message) -> None:
     # The sending socket gets its `ack`; `skip_origin` keeps it from also
     # receiving the broadcast copy (its other tabs still do).
     frame = {"type": "message", "message": message_dict(msg)}
-    emit(visitor_group(conv.visitor.public_id), frame, skip_origin=True)
+    # seq and conversation_id ride along so that a socket sent this message
+    # in a resync as well drops the live copy (FrameConsumer.chat_frame).
+    tag = {"skip_origin": True, "seq": msg.seq, "conversation_id": conv.id}
+    emit(visitor_group(conv.visitor.public_id), frame, **tag)
     if conv.agent_id:
-        emit(agent_group(conv.agent_id), frame, skip_origin=True)
+        emit(agent_group(conv.agent_id), frame, **tag)
     else:
-        emit(site_agents_group(conv.site_id), frame, skip_origin=True)
+        emit(site_agents_group(conv.site_id), frame, **tag)
+
+
+def _redeliver(msg: Message) -> None:
+    """Publish a stored message again for a retried send.
+
+    A sender retries when it got no ack, and the first attempt may have
+    committed in a process that died before publishing it: without this the
+    other side would not see the message until its next resync. Sockets that
+    already have it drop the copy by seq.
+    """
+    _deliver_message(_summary_query().get(pk=msg.conversation_id), msg)
 
 
 def emit_conversation(conv: Conversation) -> None:
@@ -112,6 +126,7 @@ def post_shopper_message(visitor: Visitor, client_id: str, text: str, conversati
             .order_by("-id").first()
         )
         if existing is not None:
+            _redeliver(existing)
             return existing, False
         conv, created = _open_conversation(visitor)
         msg = _append(conv, Message.SHOPPER, text, client_id)
@@ -146,6 +161,7 @@ def post_agent_message(user, conversation_id: int, client_id: str, text: str) ->
         conv = _locked_for_agent(user, conversation_id)
         existing = Message.objects.filter(conversation=conv, client_id=client_id).first()
         if existing is not None:
+            _redeliver(existing)
             return existing, False
         if conv.agent_id != user.id or conv.status != Conversation.ACTIVE:
             raise ActionError("not_assigned", "you can only post in a conversation assigned to you")
