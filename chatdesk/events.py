@@ -11,6 +11,7 @@ frame is encoded once, however many sockets receive it.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager
 
@@ -18,6 +19,10 @@ import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from .layer_watch import layer_watch
+
+log = logging.getLogger(__name__)
 
 LAYER_EVENT = "chat.frame"
 _local = threading.local()
@@ -109,6 +114,17 @@ def collecting():
 
 
 async def publish(events: list[tuple[str, dict]]) -> None:
+    """Send committed events, best effort: a layer outage must not turn a stored change into an error.
+
+    Whoever misses an event resyncs by seq; the layer watch (chatdesk.layer_watch)
+    makes every process's sockets do so once Redis answers again.
+    """
     layer = get_channel_layer()
     for group, event in events:
-        await layer.group_send(group, event)
+        try:
+            await layer.group_send(group, event)
+        except Exception as exc:
+            log.warning("could not publish to %s: %s", group, exc)
+            watch = layer_watch()
+            if watch is not None:
+                watch.note_publish_failure()
