@@ -545,3 +545,12 @@ class ContactOptOutAdmin(admin.ModelAdmin):
         obj.source = obj.source or "admin"
         super().save_model(request, obj, form, change)
 
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+@admin.register(models.WebhookDelivery)
+class WebhookDeliveryAdmin(HistoryAdmin):
+    list_display = ["platform", "topic", "delivery_id", "site", "received_at"]
+    list_filter = ["platform", "site", "topic"]
+    search_fields = ["delivery_id"]
+    date_hierarchy = "received_at"

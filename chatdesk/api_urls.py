@@ -2,8 +2,12 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from .storeapi import views as storeapi
+
 urlpatterns = [
     path("", include("chatdesk.reports.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/carts/<str:cart_token>/", storeapi.CartView.as_view(), name="api-cart"),
+    path("api/v1/orders/", storeapi.OrderView.as_view(), name="api-orders"),
 ]

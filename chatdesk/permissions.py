@@ -32,6 +32,7 @@ SUPERVISOR_PERMISSIONS = {
         "interventionrule": ALL,
         "interventionassignment": VIEW,
         "interventionevent": VIEW,
+        "webhookdelivery": VIEW,
         "followupstep": ALL,
         "followup": VIEW,
         "calltask": ("view", "change"),      # record a call's outcome

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from ..currencies import is_currency
 from ..errors import ActionError
 from ..events import agent_group, emit, site_agents_group
 from ..models import CHECKOUT_STEP_ORDER, CHECKOUT_STEPS, Cart, CartEvent, CartSnapshot, Conversation, Site, Visitor
@@ -34,7 +35,7 @@ def validate_cart(data: dict, default_currency: str = "USD") -> dict:
     if not isinstance(data, dict):
         raise ActionError("invalid_field", "'cart' must be an object", "cart")
     currency = data.get("currency", default_currency)
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+    if not is_currency(currency):
         raise ActionError("invalid_field", "'currency' must be an ISO 4217 code such as USD", "currency")
     step = data.get("checkout_step", "cart")
     if step not in CHECKOUT_STEPS:
@@ -198,7 +199,11 @@ def widget_cart_token(visitor: Visitor, data: dict) -> str:
     token = data.get("cart_token")
     if isinstance(token, str) and 1 <= len(token) <= 200:
         return token
-    return f"w-{visitor.public_id}"
+    # A page that sends no token is describing the cart the store already
+    # told us about; pointing it there lets the store's word keep winning.
+    store_cart = (visitor.carts.filter(source=Cart.STORE, ordered_at__isnull=True)
+                  .order_by("-updated_at").values_list("cart_token", flat=True).first())
+    return store_cart or f"w-{visitor.public_id}"
 
 
 def record_widget_cart(visitor: Visitor, data: dict) -> Cart | None:
@@ -210,3 +215,28 @@ def record_widget_cart(visitor: Visitor, data: dict) -> Cart | None:
         raise ActionError("forbidden", "this cart belongs to another visitor", "cart_token")
     cart, _ = apply_cart(visitor.site, token, clean, "widget", visitor)
     return cart
+
+
+def record_store_cart(site: Site, cart_token: str, clean: dict, source: str, visitor: Visitor | None = None,
+                      extra: dict | None = None) -> tuple[Cart, bool]:
+    """A cart from the store (API or webhook): it wins over the widget's; returns (cart, created).
+
+    `extra` may set the contact fields the store knows (email, phone,
+    consent_email, consent_sms, recovery_url, external_id). A cart that
+    arrives after its order (webhooks come in any order) is closed at once.
+    """
+    from .orders import join_late_order
+
+    with transaction.atomic():
+        created = not Cart.objects.filter(site=site, cart_token=cart_token).exists()
+        cart, _ = apply_cart(site, cart_token, clean, source, visitor, extra)
+        cart = Cart.objects.select_for_update(of=("self",)).select_related("visitor", "site").get(pk=cart.pk)
+        if join_late_order(cart):
+            _after_cart_change(cart)
+        _cart_changed_hooks(cart)
+    return cart, created
+
+
+def _cart_changed_hooks(cart: Cart) -> None:
+    """Rules that watch carts (server-side interventions) look at the new state."""
+    return None

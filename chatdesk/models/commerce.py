@@ -35,6 +35,10 @@ class Order(models.Model):
     cart = models.ForeignKey(Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     source = models.CharField(max_length=16, default="api")
+    # The join keys as the store sent them, kept even when no cart was known
+    # yet: a checkout webhook that arrives after its order still finds it.
+    cart_token = models.CharField(max_length=200, blank=True)
+    checkout_token = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=3)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     discount_codes = models.JSONField(default=list, blank=True)
@@ -54,6 +58,7 @@ class Order(models.Model):
             models.Index(fields=["site", "created_at"]),
             models.Index(fields=["conversation"]),
             models.Index(fields=["created_at"]),  # reports across all sites
+            models.Index(fields=["site", "cart_token"]), models.Index(fields=["site", "checkout_token"]),
         ]
 
     def __str__(self):
