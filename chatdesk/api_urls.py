@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from .storeapi import views as storeapi
+from .webhooks import views as webhooks
 
 urlpatterns = [
     path("", include("chatdesk.reports.api_urls")),
@@ -10,4 +11,6 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/carts/<str:cart_token>/", storeapi.CartView.as_view(), name="api-cart"),
     path("api/v1/orders/", storeapi.OrderView.as_view(), name="api-orders"),
+    path("hooks/shopify/<slug:site_key>/", webhooks.shopify, name="hook-shopify"),
+    path("hooks/woocommerce/<slug:site_key>/", webhooks.woocommerce, name="hook-woocommerce"),
 ]

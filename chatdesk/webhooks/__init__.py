@@ -1,0 +1,1 @@
+"""Signed webhooks from Shopify and WooCommerce (CONTRACT section 4), mapped onto carts and orders."""
