@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator, capfirst
 
+from . import interventions as intervention_logic
 from . import models
 from .csvout import csv_response
 from .errors import ActionError
@@ -467,12 +468,38 @@ class OfferAdmin(HistoryAdmin):
 
 # --- interventions -------------------------------------------------------------------------------
 
+class InterventionRuleForm(forms.ModelForm):
+    class Meta:
+        model = models.InterventionRule
+        fields = ["site", "trigger", "name", "enabled", "text", "conditions", "max_per_visitor", "order"]
+        help_texts = {
+            "conditions": (
+                'All optional, all must hold. {"checkout_step": ["shipping", "payment"], "idle_seconds": 45, '
+                '"min_cart_value": "50.00", "shipping_newly_shown": 120, "exit_intent": true, '
+                '"returning_with_abandoned_cart": true, "url_pattern": "/checkout*"}. '
+                "Rules with exit_intent or url_pattern run in the widget; the others on the server "
+                "(see docs/integration.md, section 5)."
+            ),
+        }
+
+    def clean_conditions(self):
+        try:
+            return intervention_logic.validate_conditions(self.cleaned_data.get("conditions"))
+        except intervention_logic.ConditionError as err:
+            raise forms.ValidationError(str(err)) from None
+
+
 @admin.register(models.InterventionRule)
 class InterventionRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "trigger", "site", "enabled", "max_per_visitor", "order"]
+    form = InterventionRuleForm
+    list_display = ["name", "trigger", "site", "enabled", "runs_in", "max_per_visitor", "order"]
     list_filter = ["site", "enabled"]
     list_editable = ["enabled"]
     search_fields = ["name", "trigger", "text"]
+
+    @admin.display(description="runs in")
+    def runs_in(self, obj):
+        return "widget" if intervention_logic.runs_in_widget(obj.conditions or {}) else "server"
 
 
 class InterventionEventInline(HistoryInline):

@@ -49,7 +49,7 @@ SHOPPER_FRAMES: dict[str, dict[str, Field]] = {
     "rate": {"score": Field("int", min=1, max=5), "comment": Field("str", required=False, max=2000, default="")},
     "intervention": {
         "trigger": Field("str", min=1, max=64),
-        "action": Field("str", choices=("shown", "accepted", "dismissed")),
+        "action": Field("str", choices=("triggered", "shown", "accepted", "dismissed")),
     },
     "identify": {
         "email": Field("str", required=False, max=254, default=""),

@@ -29,6 +29,7 @@ def _welcome(site: Site, token, last_seq: int):
                  "currency": site.currency},
     }
     frame.update(_resume(visitor, last_seq))
+    frame["interventions"] = interventions.widget_rules(visitor)
     return visitor, frame
 
 
@@ -128,6 +129,8 @@ class WidgetConsumer(FrameConsumer):
         self.conversation_id = conv["id"] if conv and conv["status"] in Conversation.OPEN_STATUSES else None
         self.mark_delivered(welcome["messages"])
         await self.send_frame(welcome)
+        # After joining the group, so a prompt for a returning shopper reaches this socket.
+        await self.run(interventions.check_server_rules, visitor)
 
     async def frame_message(self, frame):
         self._need_visitor()
@@ -152,6 +155,7 @@ class WidgetConsumer(FrameConsumer):
     async def frame_page(self, frame):
         self._need_visitor()
         await self.run(visitors.record_page, self.visitor, frame["url"], frame["title"], frame["checkout_step"])
+        await self.run(interventions.check_server_rules, self.visitor)
 
     async def frame_typing(self, frame):
         self._need_visitor()

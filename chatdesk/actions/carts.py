@@ -102,7 +102,10 @@ def _diff_events(cart: Cart, old: dict | None, new: dict, source: str, now) -> l
         events.append(CartEvent(cart=cart, kind=CartEvent.STEP_CHANGED, source=source, created_at=now,
                                 data={"from": old_step, "to": new["checkout_step"]}))
     old_shipping = Decimal((old or {}).get("shipping") or "0")
-    if new["shipping"] > 0 and old_shipping == 0:
+    # "First shown": a shipping cost that disappears and comes back is no news.
+    if new["shipping"] > 0 and old_shipping == 0 and not (
+        cart.pk and cart.events.filter(kind=CartEvent.SHIPPING_SHOWN).exists()
+    ):
         events.append(CartEvent(cart=cart, kind=CartEvent.SHIPPING_SHOWN, source=source, created_at=now,
                                 data={"shipping": f"{new['shipping']:.2f}"}))
     old_discount = Decimal((old or {}).get("discount") or "0")
@@ -213,7 +216,9 @@ def record_widget_cart(visitor: Visitor, data: dict) -> Cart | None:
     existing = Cart.objects.filter(site_id=visitor.site_id, cart_token=token).exclude(visitor=visitor).exclude(visitor=None)
     if existing.exists():
         raise ActionError("forbidden", "this cart belongs to another visitor", "cart_token")
-    cart, _ = apply_cart(visitor.site, token, clean, "widget", visitor)
+    cart, changed = apply_cart(visitor.site, token, clean, "widget", visitor)
+    if changed:
+        _cart_changed_hooks(cart)
     return cart
 
 
@@ -239,4 +244,7 @@ def record_store_cart(site: Site, cart_token: str, clean: dict, source: str, vis
 
 def _cart_changed_hooks(cart: Cart) -> None:
     """Rules that watch carts (server-side interventions) look at the new state."""
-    return None
+    if cart.visitor_id:
+        from .interventions import check_server_rules
+
+        check_server_rules(cart.visitor)
