@@ -132,6 +132,13 @@ class SiteAdmin(admin.ModelAdmin):
     def has_issue_api_key_permission(self, request):
         return request.user.is_superuser
 
+    def save_model(self, request, obj, form, change):
+        # A new site gets its API key at once; only its hash is kept, so this message is the one chance to copy it.
+        new_key = None if obj.api_key_hash else obj.set_api_key()
+        super().save_model(request, obj, form, change)
+        if new_key:
+            self.message_user(request, f"API key for {obj.key} (shown once): {new_key}", messages.WARNING)
+
     @admin.action(description="Issue a new API key (the old one stops working)", permissions=["issue_api_key"])
     def issue_api_key(self, request, queryset):
         for site in queryset:

@@ -98,7 +98,7 @@ ERRORS = {
 
 class CartView(StoreAPIView):
     @extend_schema(
-        operation_id="put_cart",
+        operation_id="put_cart", tags=["Store API"],
         summary="Send the store's cart (trusted: it wins over the widget's)",
         request=CartBodySerializer,
         responses={200: CartOut, 201: CartOut, **ERRORS},
@@ -121,7 +121,7 @@ class CartView(StoreAPIView):
 
 class OrderView(StoreAPIView):
     @extend_schema(
-        operation_id="post_order",
+        operation_id="post_order", tags=["Store API"],
         summary="Record a completed order (idempotent on order_id)",
         request=OrderBodySerializer,
         responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="Already recorded (or updated)."),
