@@ -483,7 +483,7 @@ class InterventionRuleForm(forms.ModelForm):
             "conditions": (
                 'All optional, all must hold. {"checkout_step": ["shipping", "payment"], "idle_seconds": 45, '
                 '"min_cart_value": "50.00", "shipping_newly_shown": 120, "exit_intent": true, '
-                '"returning_with_abandoned_cart": true, "url_pattern": "/checkout*"}. '
+                '"returning_with_abandoned_cart": true, "url_pattern": "/checkout"} (url_pattern is a regular expression). '
                 "Rules with exit_intent or url_pattern run in the widget; the others on the server "
                 "(see docs/integration.md, section 5)."
             ),

@@ -13,7 +13,7 @@ Conditions (all optional; all that are given must hold):
 | `shipping_newly_shown` | seconds | a shipping cost first appeared in the cart no longer ago than this |
 | `exit_intent` | true | the widget saw the pointer leave towards the browser's top bar (desktop) or a back navigation (phone) |
 | `returning_with_abandoned_cart` | true | the visitor has an earlier cart that was abandoned and never ordered |
-| `url_pattern` | glob | the page URL matches (`*` is any run of characters; a pattern starting with `/` is matched against the path and query) |
+| `url_pattern` | regular expression | it is found in the page's full URL (JavaScript `RegExp.test` in the widget, `re.search` here) |
 
 A rule with `exit_intent` or `url_pattern` needs page signals: it runs in
 the widget (sent in `welcome.interventions`), and the server re-checks what
@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlsplit
 
 from .models.carts import CHECKOUT_STEPS
 
@@ -85,7 +84,14 @@ def validate_conditions(conditions) -> dict:
                 clean[key] = True
         elif key == "url_pattern":
             if not isinstance(value, str) or not 1 <= len(value.strip()) <= 500:
-                raise ConditionError(key, "must be a glob of 1-500 characters such as /checkout*")
+                raise ConditionError(key, "must be a regular expression of 1-500 characters such as /checkout")
+            try:
+                re.compile(value.strip())
+            except re.error as err:
+                raise ConditionError(key, f"is not a valid regular expression ({err})") from None
+            if "(?P" in value or "(?#" in value:
+                # Python-only syntax: the widget evaluates the same pattern with JavaScript's RegExp.
+                raise ConditionError(key, "must use syntax JavaScript understands too (no (?P<name>) or (?#...))")
             clean[key] = value.strip()
     return clean
 
@@ -100,15 +106,13 @@ def widget_when(conditions: dict) -> dict:
 
 
 def url_matches(pattern: str, url: str) -> bool:
-    """Glob match of a page URL: `*` is any run of characters; `/...` patterns see only path and query."""
+    """The pattern is a regular expression searched anywhere in the full URL, as the widget's `RegExp.test` does."""
     if not url:
         return False
-    regex = re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
-    if pattern.startswith("/"):
-        parts = urlsplit(url)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        return bool(regex.match(target) or regex.match(parts.path))
-    return bool(regex.match(url))
+    try:
+        return re.search(pattern, url) is not None
+    except re.error:
+        return False
 
 
 @dataclass(frozen=True)
