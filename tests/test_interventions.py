@@ -342,3 +342,14 @@ def test_the_admin_form_refuses_bad_conditions_and_normalises_good_ones(site):
     good = InterventionRuleForm(data={**base, "conditions": '{"exit_intent": true, "min_cart_value": 40}'})
     assert good.is_valid(), good.errors
     assert good.save().conditions == {"exit_intent": True, "min_cart_value": "40.00"}
+
+
+@pytest.mark.django_db
+def test_seed_demo_brings_example_rules_switched_off_and_valid():
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--password", "x", "--api-key", "k" * 20, "--webhook-secret", "s")
+    rules = InterventionRule.objects.filter(site__key="demo-store")
+    assert rules.count() == 3 and not rules.filter(enabled=True).exists()
+    for rule in rules:
+        assert logic.validate_conditions(rule.conditions) == rule.conditions

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import AgentProfile, CannedReply
-from chatdesk.models import FollowUpStep, Product, Site
+from chatdesk.models import FollowUpStep, InterventionRule, Product, Site
 from chatdesk.permissions import grant_agent_admin, sync_groups
 
 CATALOGUE = [
@@ -27,6 +27,17 @@ CANNED = [
     ("shipping", "Shipping costs", "Shipping is free on orders over $75. Your cart is at {cart_total} right now."),
     ("returns", "Returns", "You can return anything within 30 days, free of charge, no questions asked."),
     ("secure", "Payment safety", "Payments go through our PCI-compliant provider; we never see your card number."),
+]
+
+# Example proactive rules (docs/integration.md section 5): two on the server, one in the widget. Seeded
+# switched off, so a demo or a test run never meets a prompt it did not ask for; tick "enabled" in admin.
+INTERVENTIONS = [
+    ("shipping-shock", "Shipping cost just appeared", "Surprised by the shipping cost? Ask us: we can often help.",
+     {"checkout_step": ["shipping", "payment"], "shipping_newly_shown": 120}),
+    ("payment-idle", "Stuck on payment", "Stuck on payment? We're here if anything is unclear.",
+     {"checkout_step": ["payment"], "idle_seconds": 45}),
+    ("exit-save", "Leaving with a cart", "Before you go: any question about your order? Chat with us.",
+     {"exit_intent": True, "min_cart_value": "30.00"}),
 ]
 
 
@@ -72,6 +83,10 @@ class Command(BaseCommand):
                                             min_cart_value=Decimal(min_value))
         for shortcut, title, text in CANNED:
             CannedReply.objects.update_or_create(site=site, shortcut=shortcut, defaults={"title": title, "text": text})
+        for order, (trigger, name, text, conditions) in enumerate(INTERVENTIONS):
+            # get_or_create: a supervisor's edits to a demo rule survive a re-seed.
+            InterventionRule.objects.get_or_create(
+                site=site, trigger=trigger, defaults={"name": name, "text": text, "conditions": conditions, "order": order, "enabled": False})
 
         User = get_user_model()
         supervisors, agents_group = sync_groups()
