@@ -353,3 +353,17 @@ def test_seed_demo_brings_example_rules_switched_off_and_valid():
     assert rules.count() == 3 and not rules.filter(enabled=True).exists()
     for rule in rules:
         assert logic.validate_conditions(rule.conditions) == rule.conditions
+
+
+@pytest.mark.django_db
+def test_server_rules_also_run_for_carts_stored_directly_by_apply_cart(site):
+    """The demo store hands its carts to apply_cart itself: its carts must trigger rules like any other."""
+    from chatdesk.actions.carts import apply_cart, validate_cart
+
+    site.holdout_share = Decimal("0")
+    site.save()
+    InterventionRule.objects.create(site=site, trigger="big", name="r", text="Hi", conditions={"min_cart_value": "10.00"})
+    visitor = _present(site)
+    clean = validate_cart({"items": [{"sku": "A", "quantity": 1, "unit_price": "12.00"}]})
+    apply_cart(site, "demo-1", clean, "store", visitor)
+    assert InterventionEvent.objects.filter(trigger="big", action="triggered").count() == 1

@@ -159,6 +159,8 @@ def apply_cart(site: Site, cart_token: str, clean: dict, source: str, visitor: V
         CartSnapshot.objects.create(cart=cart, source=source, data=snapshot)
         CartEvent.objects.bulk_create(_diff_events(cart, old, clean, source, now))
         _after_cart_change(cart)
+        # Here rather than in each caller, so every door (widget, API, webhooks, the demo store) runs them.
+        _cart_changed_hooks(cart)
     return cart, True
 
 
@@ -216,9 +218,7 @@ def record_widget_cart(visitor: Visitor, data: dict) -> Cart | None:
     existing = Cart.objects.filter(site_id=visitor.site_id, cart_token=token).exclude(visitor=visitor).exclude(visitor=None)
     if existing.exists():
         raise ActionError("forbidden", "this cart belongs to another visitor", "cart_token")
-    cart, changed = apply_cart(visitor.site, token, clean, "widget", visitor)
-    if changed:
-        _cart_changed_hooks(cart)
+    cart, _ = apply_cart(visitor.site, token, clean, "widget", visitor)
     return cart
 
 
@@ -238,7 +238,6 @@ def record_store_cart(site: Site, cart_token: str, clean: dict, source: str, vis
         cart = Cart.objects.select_for_update(of=("self",)).select_related("visitor", "site").get(pk=cart.pk)
         if join_late_order(cart):
             _after_cart_change(cart)
-        _cart_changed_hooks(cart)
     return cart, created
 
 
