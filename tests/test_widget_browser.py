@@ -199,6 +199,8 @@ def test_the_widget_works_on_another_origin_with_hostile_css_within_the_size_bud
         assert (launcher["width"], launcher["height"]) == (60, 60)
         assert (launcher["x"] + 60, launcher["y"] + 60) == (width - 24, height - 24)
         page.click(f"{W} .launcher")
+        # The panel opens with a short scale animation: measure it once it has settled.
+        wait_for(lambda: page.locator(f"{W} .panel").bounding_box()["width"] == 380, what="the open panel at 380 px")
         panel = page.locator(f"{W} .panel").bounding_box()
         assert panel["width"] == 380 and panel["height"] > 400
         assert page.eval_on_selector(f"{W} textarea.input", "t => getComputedStyle(t).fontSize") == "15px"
