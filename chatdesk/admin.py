@@ -113,6 +113,7 @@ class SiteAdmin(admin.ModelAdmin):
             "routing_mode", "presence_grace_seconds", "missed_after_minutes", "target_wait_seconds",
             "weight_cart_value", "weight_checkout_step", "weight_wait", "weight_returning", "business_hours"]}),
         ("Widget", {"fields": ["accent_color", "greeting", "retention_days"]}),
+        ("Follow-ups", {"fields": ["recovery_url"]}),
     ]
 
     def get_fieldsets(self, request, obj=None):

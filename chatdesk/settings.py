@@ -188,6 +188,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists() or DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Staff tokens for /api/v1/reports/ expire after this many days (chatdesk.reports.auth).
+REPORTS_TOKEN_MAX_AGE_DAYS = int(os.environ.get("CHATDESK_REPORTS_TOKEN_DAYS", "90"))
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"  # chatdesk.reports.views.landing sends each role to its page
 LOGOUT_REDIRECT_URL = "/accounts/login/"

@@ -232,3 +232,12 @@ def test_supervision_actions_refuse_non_supervisors_closed_conversations_and_bad
     active.refresh_from_db()
     assert (active.status, active.agent_id) == ("active", history["alice"].pk)
     assert not Note.objects.filter(conversation=active).exists()
+
+
+def test_the_site_admin_shows_every_setting_a_site_has():
+    from chatdesk.admin import SiteAdmin
+    from chatdesk.models import Site
+
+    shown = {f for _, opts in SiteAdmin.fieldsets for f in opts["fields"]}
+    editable = {f.name for f in Site._meta.fields if f.editable and not f.primary_key}
+    assert editable <= shown, f"add {editable - shown} to SiteAdmin.fieldsets"
