@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 
 from ..models import (
     CHECKOUT_STEPS, CLOSE_REASONS, Cart, CartEvent, Conversation, FollowUp, InterventionAssignment, Offer, Order,
 )
 from .scope import Scope
-from .sql import Epoch, percentiles
+from .sql import Epoch, PlusHours, analytic, percentiles
 
 RATE_PLACES = 4
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
@@ -95,8 +94,16 @@ def converted_filter() -> Q:
     return engaged_filter() & Q(Exists(Order.objects.filter(conversation=OuterRef("pk"))))
 
 
-def _window_seconds():
-    return F("site__attribution_window_hours") * 3600
+def _window_hours():
+    return F("site__attribution_window_hours")
+
+
+def any_exists(*querysets) -> Q:
+    """EXISTS (a) OR EXISTS (b) ...: one OR inside a subquery would stop it using an index."""
+    q = Q()
+    for qs in querysets:
+        q |= Q(Exists(qs))
+    return q
 
 
 def flag(condition: Q) -> ExpressionWrapper:
@@ -104,9 +111,9 @@ def flag(condition: Q) -> ExpressionWrapper:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
-def _visitor_orders(visitor_ref):
-    """Orders of a visitor: by the order's visitor or by a cart linked to that visitor (METRICS.md)."""
-    return Order.objects.filter(Q(visitor=visitor_ref) | Q(cart__visitor=visitor_ref))
+def visitor_orders(visitor_ref) -> list:
+    """Orders of a visitor (METRICS.md): by the order's visitor, or by a cart linked to that visitor."""
+    return [Order.objects.filter(visitor=visitor_ref), Order.objects.filter(cart__visitor=visitor_ref)]
 
 
 # --- service ----------------------------------------------------------------
@@ -157,24 +164,17 @@ def baseline_carts(scope: Scope):
                                 max_step_reached__in=CONTACT_OR_LATER)
     if scope.site is not None:
         carts = carts.filter(site=scope.site)
-    carts = carts.annotate(window_s=_window_seconds())
-    visitor_chats = (
-        Conversation.objects.filter(visitor=OuterRef("visitor"), created_at__gte=OuterRef("created_at"))
-        .alias(lag=Epoch("created_at") - Epoch(OuterRef("created_at")))
-        .filter(lag__lte=OuterRef("window_s"))
-    )
+    carts = carts.annotate(window_end=PlusHours("created_at", _window_hours()))
+    visitor_chats = Conversation.objects.filter(
+        visitor=OuterRef("visitor"), created_at__gte=OuterRef("created_at"), created_at__lte=OuterRef("window_end"))
     return carts.filter(~Exists(Conversation.objects.filter(cart=OuterRef("pk"))), ~Exists(visitor_chats))
 
 
 def baseline_figures(scope: Scope) -> dict:
     carts = baseline_carts(scope)
-    ordered_in_window = (
-        Order.objects.filter(cart=OuterRef("pk"), created_at__gte=OuterRef("created_at"))
-        .alias(lag=Epoch("created_at") - Epoch(OuterRef("created_at")))
-        .filter(lag__lte=OuterRef("window_s"))
-    )
-    carts = carts.annotate(ordered_lag=Epoch("ordered_at") - Epoch("created_at"))
-    carts = carts.annotate(is_ordered=flag(Q(Exists(ordered_in_window)) | Q(ordered_lag__lte=F("window_s"))))
+    ordered_in_window = Order.objects.filter(
+        cart=OuterRef("pk"), created_at__gte=OuterRef("created_at"), created_at__lte=OuterRef("window_end"))
+    carts = carts.annotate(is_ordered=flag(Q(Exists(ordered_in_window)) | Q(ordered_at__lte=F("window_end"))))
     row = carts.aggregate(carts=Count("pk"), ordered=Count("pk", filter=Q(is_ordered=True)))
     return {
         "baseline_conversion_rate": ratio(row["ordered"], row["carts"]),
@@ -221,22 +221,31 @@ def offer_figures(scope: Scope) -> dict:
 
 # --- abandonment and recovery --------------------------------------------------
 
-def abandoned_carts(scope: Scope):
-    """Carts abandoned in the range (at or past `contact`), annotated with `abandoned_t`, the time it happened.
+def abandonments(scope: Scope) -> list:
+    """The carts abandoned in the range (at or past `contact`), one row per cart, as two querysets.
 
     The abandonment task records an `abandoned` CartEvent and sets
-    Cart.abandoned_at; the event is the lasting record (a shopper coming
-    back clears abandoned_at), so its first time in the range is used, and
-    abandoned_at only for a cart without such an event. A cart counts once.
+    Cart.abandoned_at; the event is the lasting record (a shopper coming back
+    clears abandoned_at). So: each cart's first `abandoned` event in the
+    range, plus carts with abandoned_at in the range and no such event. Both
+    querysets carry the same plain-column annotations, `a_cart`, `a_visitor`,
+    `a_t` (when it was abandoned) and `window_h`, so that the contact and
+    recovery subqueries compare columns, never a repeated subquery.
     """
     events = CartEvent.objects.filter(kind=CartEvent.ABANDONED, created_at__gte=scope.start, created_at__lt=scope.end)
-    carts = Cart.objects.filter(max_step_reached__in=CONTACT_OR_LATER).filter(
-        Q(pk__in=events.values("cart_id")) | Q(abandoned_at__gte=scope.start, abandoned_at__lt=scope.end)
-    )
+    earlier = events.filter(cart=OuterRef("cart")).filter(
+        Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
+    first_events = events.filter(~Exists(earlier), cart__max_step_reached__in=CONTACT_OR_LATER)
+    carts = Cart.objects.filter(max_step_reached__in=CONTACT_OR_LATER, abandoned_at__gte=scope.start,
+                                abandoned_at__lt=scope.end).filter(~Exists(events.filter(cart=OuterRef("pk"))))
     if scope.site is not None:
+        first_events = first_events.filter(cart__site=scope.site)
         carts = carts.filter(site=scope.site)
-    first_event = events.filter(cart=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
-    return carts.annotate(abandoned_t=Coalesce(Subquery(first_event), F("abandoned_at")), window_s=_window_seconds())
+    return [
+        first_events.annotate(a_cart=F("cart_id"), a_visitor=F("cart__visitor_id"), a_t=F("created_at"),
+                              window_h=F("cart__site__attribution_window_hours")),
+        carts.annotate(a_cart=F("pk"), a_visitor=F("visitor_id"), a_t=F("abandoned_at"), window_h=_window_hours()),
+    ]
 
 
 def _contact_conversations(scope: Scope):
@@ -247,58 +256,53 @@ def _contact_conversations(scope: Scope):
 
 
 def contacted_filter(scope: Scope) -> Q:
-    """An abandoned cart that an agent conversation (or, without an agent filter, a sent follow-up) reached afterwards."""
-    convs = _contact_conversations(scope).filter(
-        Q(visitor=OuterRef("visitor")) | Q(cart=OuterRef("pk")), created_at__gte=OuterRef("abandoned_t"),
-    )
-    q = Q(Exists(convs))
+    """An abandonment that an agent conversation (or, without an agent filter, a sent follow-up) reached afterwards."""
+    after = _contact_conversations(scope).filter(created_at__gte=OuterRef("a_t"))
+    contacts = [after.filter(visitor=OuterRef("a_visitor")), after.filter(cart=OuterRef("a_cart"))]
     if scope.agent is None:
-        q |= Q(Exists(FollowUp.objects.filter(cart=OuterRef("pk"), sent_at__gte=OuterRef("abandoned_t"))))
-    return q
+        contacts.append(FollowUp.objects.filter(cart=OuterRef("a_cart"), sent_at__gte=OuterRef("a_t")))
+    return any_exists(*contacts)
 
 
 def recovered_filter(scope: Scope) -> Q:
-    """An abandoned cart whose visitor ordered within the window after a contact that came after the abandonment."""
-    # Inside the order subquery: OuterRef = the order, OuterRef(OuterRef) = the cart.
-    cart = lambda name: OuterRef(OuterRef(name))  # noqa: E731
-    convs = (
-        _contact_conversations(scope)
-        .filter(Q(visitor=cart("visitor")) | Q(cart=cart("pk")), created_at__gte=cart("abandoned_t"),
-                created_at__lte=OuterRef("created_at"), first_agent_message_at__lte=OuterRef("created_at"))
-        .alias(lag=Epoch(OuterRef("created_at")) - Epoch("created_at"))
-        .filter(lag__lte=cart("window_s"))
-    )
-    contact = Q(Exists(convs))
+    """An abandonment whose visitor ordered within the window after a contact that came after the abandonment."""
+    # Inside the order subquery: OuterRef = the order, OuterRef(OuterRef) = the abandonment.
+    def abandonment(name):
+        return OuterRef(OuterRef(name))
+
+    before_order = _contact_conversations(scope).filter(
+        created_at__gte=abandonment("a_t"), created_at__lte=OuterRef("created_at"),
+        first_agent_message_at__lte=OuterRef("created_at"),
+    ).alias(window_end=PlusHours("created_at", abandonment("window_h"))).filter(window_end__gte=OuterRef("created_at"))
+    contacts = [before_order.filter(visitor=abandonment("a_visitor")), before_order.filter(cart=abandonment("a_cart"))]
     if scope.agent is None:
-        followups = (
-            FollowUp.objects.filter(cart=cart("pk"), sent_at__gte=cart("abandoned_t"), sent_at__lte=OuterRef("created_at"))
-            .alias(lag=Epoch(OuterRef("created_at")) - Epoch("sent_at"))
-            .filter(lag__lte=cart("window_s"))
+        contacts.append(
+            FollowUp.objects.filter(cart=abandonment("a_cart"), sent_at__gte=abandonment("a_t"),
+                                    sent_at__lte=OuterRef("created_at"))
+            .alias(window_end=PlusHours("sent_at", abandonment("window_h"))).filter(window_end__gte=OuterRef("created_at"))
         )
-        contact |= Q(Exists(followups))
-    orders = (
-        Order.objects.filter(Q(cart=OuterRef("pk")) | Q(visitor=OuterRef("visitor")) | Q(cart__visitor=OuterRef("visitor")),
-                             created_at__gte=OuterRef("abandoned_t"))
-        .filter(contact)
-    )
-    return Q(Exists(orders))
+    contact = any_exists(*contacts)
+    orders = [Order.objects.filter(cart=OuterRef("a_cart"))] + visitor_orders(OuterRef("a_visitor"))
+    return any_exists(*(qs.filter(created_at__gte=OuterRef("a_t")).filter(contact) for qs in orders))
 
 
 def recovery_figures(scope: Scope) -> dict:
-    carts = abandoned_carts(scope).annotate(
-        is_contacted=flag(contacted_filter(scope)), is_recovered=flag(recovered_filter(scope)),
-    )
-    row = carts.aggregate(
-        abandoned=Count("pk"),
-        contacted=Count("pk", filter=Q(is_contacted=True)),
-        recovered=Count("pk", filter=Q(is_recovered=True)),
-    )
+    total = {"abandoned": 0, "contacted": 0, "recovered": 0}
+    for rows in abandonments(scope):
+        rows = rows.annotate(is_contacted=flag(contacted_filter(scope)), is_recovered=flag(recovered_filter(scope)))
+        row = rows.aggregate(
+            abandoned=Count("pk"),
+            contacted=Count("pk", filter=Q(is_contacted=True)),
+            recovered=Count("pk", filter=Q(is_recovered=True)),
+        )
+        for key in total:
+            total[key] += row[key]
     return {
-        "abandoned_carts": row["abandoned"],
-        "recovered_carts": row["recovered"],
-        "recovery_rate": ratio(row["recovered"], row["contacted"]),
-        "contacted_carts": row["contacted"],
-        "recovery_rate_all": ratio(row["recovered"], row["abandoned"]),
+        "abandoned_carts": total["abandoned"],
+        "recovered_carts": total["recovered"],
+        "recovery_rate": ratio(total["recovered"], total["contacted"]),
+        "contacted_carts": total["contacted"],
+        "recovery_rate_all": ratio(total["recovered"], total["abandoned"]),
     }
 
 
@@ -340,14 +344,13 @@ def intervention_figures(scope: Scope) -> dict:
     assignments = InterventionAssignment.objects.filter(assigned_at__gte=scope.start, assigned_at__lt=scope.end)
     if scope.site is not None:
         assignments = assignments.filter(site=scope.site)
-    assignments = assignments.annotate(window_s=_window_seconds())
-    ordered = (
-        _visitor_orders(OuterRef("visitor")).filter(created_at__gte=OuterRef("assigned_at"))
-        .alias(lag=Epoch("created_at") - Epoch(OuterRef("assigned_at")))
-        .filter(lag__lte=OuterRef("window_s"))
-    )
+    assignments = assignments.annotate(window_end=PlusHours("assigned_at", _window_hours()))
+    ordered = any_exists(*(
+        qs.filter(created_at__gte=OuterRef("assigned_at"), created_at__lte=OuterRef("window_end"))
+        for qs in visitor_orders(OuterRef("visitor"))
+    ))
     treatment, holdout = Q(arm=InterventionAssignment.TREATMENT), Q(arm=InterventionAssignment.HOLDOUT)
-    assignments = assignments.annotate(is_converted=flag(Q(Exists(ordered))))
+    assignments = assignments.annotate(is_converted=flag(ordered))
     row = assignments.aggregate(
         treatment=Count("pk", filter=treatment),
         holdout=Count("pk", filter=holdout),
@@ -384,6 +387,7 @@ def scope_currency(scope: Scope) -> str | None:
     return currencies[0] if len(currencies) == 1 else None
 
 
+@analytic
 def summary(scope: Scope) -> dict:
     """The summary object of `/api/v1/reports/summary/`: METRICS.md's keys first, then supporting counts.
 

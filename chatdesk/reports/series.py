@@ -20,7 +20,7 @@ from .metrics import (
     offers_in, orders_in, ratio, seconds,
 )
 from .scope import Scope
-from .sql import PercentileCont, percentiles
+from .sql import PercentileCont, analytic, percentiles
 
 WEEKLY_AFTER_DAYS = 92  # beyond about a quarter, one bar a day is too thin to read
 # Distribution buckets in seconds: [low, high) with None as "and over".
@@ -210,6 +210,7 @@ def load_over_time(scope: Scope) -> dict:
     return {"unit": unit, "points": points}
 
 
+@analytic
 def all_series(scope: Scope, summary: dict) -> dict:
     """Everything the page draws, from one scope; `summary` is metrics.summary(scope), reused."""
     return {

@@ -1,10 +1,12 @@
-"""SQL building blocks the reports need on both PostgreSQL and SQLite: epoch seconds and percentiles."""
+"""SQL building blocks the reports need on both PostgreSQL and SQLite: epoch seconds, hour windows, percentiles."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from functools import wraps
 
-from django.db import connections
-from django.db.models import Aggregate, FloatField, Func
+from django.db import connections, transaction
+from django.db.models import Aggregate, DateTimeField, FloatField, Func
 
 
 class Epoch(Func):
@@ -68,3 +70,55 @@ def percentiles(queryset, expression, fractions) -> list[float | None]:
         pair = list(ordered.values_list("_value", flat=True)[k:k + 2])
         out.append(_interpolate(pair[0], pair[1] if len(pair) > 1 else None, position - k))
     return out
+
+
+class PlusHours(Func):
+    """A datetime plus a number of hours (a column or a value), so a window is a range the indexes can use.
+
+    PostgreSQL: `dt + hours * interval '1 hour'`. SQLite: strftime with a
+    `+N hours` modifier, to the millisecond (Django's stored text compares
+    correctly against it except within the same millisecond).
+    """
+
+    arity = 2
+    output_field = DateTimeField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection,
+                           template="(%(expressions)s * INTERVAL '1 hour')", arg_joiner=" + ", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        dt_sql, dt_params = compiler.compile(self.source_expressions[0])
+        hours_sql, hours_params = compiler.compile(self.source_expressions[1])
+        return (f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {dt_sql}, '+' || ({hours_sql}) || ' hours')",
+                (*dt_params, *hours_params))
+
+
+@contextmanager
+def analytic_queries(using: str = "default"):
+    """Run report queries with PostgreSQL's JIT off.
+
+    Their estimated costs (correlated subqueries over every row in range)
+    pass PostgreSQL's JIT thresholds, and compiling them took longer than
+    running them: 2.6 s of 4.5 s for the intervention figures over 30,000
+    assignments in bench/reports_bench.py. SET LOCAL ends with the transaction.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        yield
+
+
+def analytic(fn):
+    """Decorator form of analytic_queries."""
+
+    @wraps(fn)
+    def wrapped(*args, **kwargs):
+        with analytic_queries():
+            return fn(*args, **kwargs)
+
+    return wrapped
