@@ -3,11 +3,12 @@
 A real store's server computes its cart from its own catalogue and never
 trusts prices from the browser; this module does the same for the demo, then
 hands ChatDesk the trusted cart (`apply_cart(..., source="store")`) and, at
-the end, the order (`record_order`). The views in views.py only parse and
+the end, the order (`record_order`, source "demo"). The views in views.py only parse and
 answer.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -170,3 +171,36 @@ def store_cart(site: Site, priced: Priced):
     clean = validate_cart(priced.body, site.currency)
     cart, _ = apply_cart(site, priced.body["cart_token"], clean, source="store", visitor=priced.visitor)
     return cart
+
+
+def order_id_for(cart_token: str) -> str:
+    """One order per cart: a retried "Place order" (a double click, a dropped response) names the same order."""
+    return "DEMO-" + hashlib.sha256(cart_token.encode()).hexdigest()[:8].upper()
+
+
+def place_order(site: Site, priced: Priced, email: str = ""):
+    """Record the order in ChatDesk as a store's server does through POST /api/v1/orders/; returns the Order."""
+    from django.utils import timezone
+
+    from chatdesk.actions.carts import validate_cart
+    from chatdesk.actions.orders import clean_email, record_order
+    from chatdesk.models import Order
+
+    body = priced.body
+    if not body["items"]:
+        raise ActionError("invalid_field", "the cart is empty", "items")
+    if body["checkout_step"] != "complete":
+        raise ActionError("invalid_field", "an order is placed at the 'complete' step", "checkout_step")
+    email = clean_email(email, "email") if email else ""
+    order_id = order_id_for(body["cart_token"])
+    existing = Order.objects.filter(site=site, order_id=order_id).first()
+    if existing is not None:
+        return existing
+    store_cart(site, priced)  # the final cart (shipping, tax, codes) first, as the store knows it
+    order, _ = record_order(site, {
+        "order_id": order_id, "cart_token": body["cart_token"], "visitor": priced.visitor,
+        "currency": body["currency"], "total": Decimal(body["total"]), "created_at": timezone.now(),
+        "items": validate_cart({"currency": body["currency"], "items": body["items"]})["items"],
+        "discount_codes": priced.discount_codes, "email": email,
+    }, source="demo")
+    return order

@@ -76,3 +76,19 @@ def demo_cart(request):
     except ActionError as err:
         return _refused(err)
     return JsonResponse(priced.body)
+
+
+@require_POST
+def demo_order(request):
+    """Place the order: price it once more from the catalogue and record it in ChatDesk."""
+    site = _demo_site()
+    try:
+        data = _body(request)
+        email = data.get("email") or ""
+        if not isinstance(email, str):
+            raise ActionError("invalid_field", "'email' must be an email address", "email")
+        priced = demo_store.price_cart(site, {**data, "checkout_step": "complete"})
+        order = demo_store.place_order(site, priced, email)
+    except ActionError as err:
+        return _refused(err)
+    return JsonResponse({"order_id": order.order_id, "total": f"{order.total:.2f}", "currency": order.currency})

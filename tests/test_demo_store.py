@@ -10,7 +10,7 @@ from django.test import Client
 from chatdesk.actions import conversations, offers
 from chatdesk.errors import ActionError
 from chatdesk.management.commands.seed_demo import CATALOGUE
-from chatdesk.models import Cart, Product, Visitor
+from chatdesk.models import Cart, Order, Product, Visitor
 from shopper_widget import demo_store
 
 from .conftest import make_agent, make_site
@@ -128,3 +128,27 @@ def test_the_demo_page_lists_the_catalogue_with_the_widget_tag(shop):
     assert page.status_code == 200
     assert 'src="/static/shopper_widget/widget.js" data-site="demo-store" async' in html
     assert all(name in html for _, name, _, _ in CATALOGUE)
+
+
+def test_placing_an_order_records_it_once_with_the_priced_total_and_closes_the_cart(shop):
+    visitor = Visitor.objects.create(site=shop)
+    data = body(items=[{"sku": "HOODIE-1", "quantity": 1}], visitor_id=str(visitor.public_id), email="ann@example.com")
+    first = Client().post("/demo/order/", json.dumps(data), content_type="application/json")
+    again = Client().post("/demo/order/", json.dumps(data), content_type="application/json")
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json() == {
+        "order_id": demo_store.order_id_for("demo-cart-0001"), "total": "65.82", "currency": "USD"}
+    order = Order.objects.get()
+    assert (order.source, order.visitor_id, order.email, order.total) == ("demo", visitor.id, "ann@example.com",
+                                                                          Decimal("65.82"))
+    assert [(l.sku, l.quantity, l.unit_price) for l in order.lines.all()] == [("HOODIE-1", 1, Decimal("54.00"))]
+    cart = Cart.objects.get(cart_token="demo-cart-0001")
+    assert cart.ordered_at is not None and cart.checkout_step == "complete" and cart.total == Decimal("65.82")
+
+
+@pytest.mark.parametrize("change, field", [({"items": []}, "items"), ({"email": "not an email"}, "email"),
+                                           ({"email": ["a@b.c"]}, "email")])
+def test_an_empty_cart_or_a_bad_email_places_no_order(shop, change, field):
+    response = Client().post("/demo/order/", json.dumps(body(**change)), content_type="application/json")
+    assert response.status_code == 400 and response.json()["field"] == field
+    assert not Order.objects.exists() and not Cart.objects.exists()

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import gzip
 import time
+from decimal import Decimal
 
 import pytest
 
-from chatdesk.models import Conversation, Message, Offer
+from chatdesk.models import Cart, Conversation, Message, Offer
 
 from .conftest import make_agent
 from .widget_browser import (  # noqa: F401 (fixtures)
@@ -87,8 +88,6 @@ def test_a_shopper_chats_accepts_an_offer_into_the_demo_cart_and_rates(daphne, c
     state = js(page, "JSON.parse(localStorage.getItem('demo-store:state'))")
     assert {"sku": "MUG-1", "quantity": 1, "offer_id": offer["id"]} in state["items"]
     assert Offer.objects.get(pk=offer["id"]).status == "accepted"
-    from chatdesk.models import Cart
-
     cart = wait_for(lambda: Cart.objects.filter(cart_token=state["cart_token"], total="46.49").first(), what="the store cart")
     assert cart.source == "store" and str(cart.visitor.public_id) == visitor_id
 
@@ -140,6 +139,83 @@ def test_a_reload_keeps_the_conversation_and_two_tabs_stay_in_step(daphne, conte
     texts = list(Message.objects.filter(conversation__visitor__public_id=visitor_id).order_by("seq").values_list("seq", "text"))
     assert texts == [(1, "first, from tab A"), (2, "second, from tab B")]
     assert page_errors == []
+
+
+def test_the_checkout_steps_feed_chatdesk_and_the_order_is_recorded(daphne, context):
+    from chatdesk.models import Order, Visitor
+
+    seed_shop()
+    page = context.new_page()
+    said = []  # everything the page sent anywhere: HTTP bodies and websocket frames
+    page.on("request", lambda r: r.post_data and said.append(r.post_data))
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: said.append(str(payload))))
+    page.goto(f"{daphne.url}/demo/")
+    visitor_id = ready(page)
+    page.click("#products .add[data-sku='HOODIE-1']")
+    page.click(".cart-link")
+    page.click("#view-cart .summary a.btn-primary")
+    page.fill("#form-contact [name=email]", "ann@example.com")
+    page.fill("#form-contact [name=name]", "Ann Lee")
+    page.check("#form-contact [name=consent_email]")
+    page.click("#form-contact button[type=submit]")
+    wait_for(lambda: page.locator("#view-checkout [data-row=shipping] dd").first.inner_text() == "$7.50",
+             what="the shipping cost at the shipping step")
+    assert page.locator("#view-checkout [data-row=total] dd").first.inner_text() == "$65.82"
+    shot(page, "demo-shipping-step")
+    cart = wait_for(lambda: Cart.objects.filter(visitor__public_id=visitor_id, checkout_step="shipping").first(),
+                    what="the store cart at the shipping step")
+    assert (cart.source, cart.shipping, cart.tax, cart.total) == ("store", Decimal("7.50"), Decimal("4.32"), Decimal("65.82"))
+    visitor = wait_for(lambda: Visitor.objects.filter(public_id=visitor_id, email="ann@example.com",
+                                                      checkout_step="shipping").first(), what="identify and page")
+    assert visitor.name == "Ann Lee" and visitor.consent_email
+
+    page.fill("#form-shipping [name=address]", "1 Main St")
+    page.fill("#form-shipping [name=city]", "Springfield")
+    page.fill("#form-shipping [name=zip]", "12345")
+    page.click("#form-shipping button[type=submit]")
+    page.fill("#form-payment [name=card_name]", "Ann Lee")
+    page.fill("#form-payment [name=card_number]", "4242 4242 4242 4242")
+    page.fill("#form-payment [name=card_exp]", "12 / 30")
+    page.fill("#form-payment [name=card_cvc]", "123")
+    page.click("#form-payment button[type=submit]")
+    assert "Card ending 4242" in page.inner_text("#review-facts")
+    page.click("#place-order")
+    wait_for(lambda: page.locator("#view-confirmation").is_visible(), what="the confirmation")
+    order = Order.objects.get(order_id=page.inner_text("#confirm-id"))
+    assert (order.total, order.visitor.public_id.hex, order.email) == (Decimal("65.82"), visitor.public_id.hex,
+                                                                       "ann@example.com")
+    assert page.inner_text("#cart-count") == "0"
+    wait_for(lambda: Visitor.objects.filter(public_id=visitor_id, checkout_step="complete").exists(),
+             what="the complete step")
+    # The card number never left the page.
+    assert said and not [x for x in said if "4242" in x]
+
+
+def test_a_rule_met_in_the_page_brings_the_servers_prompt_and_its_fate_is_recorded(daphne, context):
+    from chatdesk.models import InterventionEvent, InterventionRule
+
+    site = seed_shop()
+    site.holdout_share = 0  # everyone in the treatment arm, so the prompt is sent
+    site.save()
+    InterventionRule.objects.create(site=site, trigger="leaving-with-cart", name="Leaving with a cart",
+                                    text="Before you go: shipping is free from $75. Questions?",
+                                    conditions={"exit_intent": True, "min_cart_value": "20.00"})
+    page = context.new_page()
+    page.goto(f"{daphne.url}/demo/")
+    ready(page)
+    page.click("#products .add[data-sku='HOODIE-1']")
+    wait_for(lambda: page.locator("#cart-count").inner_text() == "1", what="the cart")
+    wait_for(lambda: Cart.objects.filter(total="54.00").exists(), what="the store cart")
+    time.sleep(0.4)  # the widget's own cart frame is debounced
+    js(page, "document.dispatchEvent(new MouseEvent('mouseout', {clientY: -2, bubbles: true}))")
+    wait_for(lambda: page.locator(f"{W} .bubble-prompt").is_visible(), what="the server's prompt")
+    assert "free from $75" in page.inner_text(f"{W} .bubble-prompt")
+    shot(page, "prompt-demo")
+    page.click(f"{W} .bubble-prompt button.primary")
+    assert page.locator(f"{W} .panel").is_visible()
+    wait_for(lambda: InterventionEvent.objects.filter(action="accepted").exists(), what="accepted recorded")
+    assert list(InterventionEvent.objects.values_list("trigger", "action")) == [
+        ("leaving-with-cart", "triggered"), ("leaving-with-cart", "shown"), ("leaving-with-cart", "accepted")]
 
 
 def test_messages_typed_while_the_server_restarts_arrive_exactly_once(daphne, context):

@@ -171,7 +171,7 @@
     setCart: function (c) {
       if (!c || typeof c !== "object") { warn("setCart needs a cart object"); return api; }
       cart = JSON.parse(JSON.stringify(c));
-      if (cart.checkout_step) step = cart.checkout_step;
+      if (cart.checkout_step && cart.checkout_step !== step) { step = cart.checkout_step; stepSince = Date.now(); }
       scheduleCart();
       checkRules();
       return api;
@@ -1076,14 +1076,15 @@
     var head = h("div", { class: "offer-kind" }, [icon("tag", 16), h("span", { text: S["kind_" + o.kind] || o.kind })]);
     var prod = o.product || {};
     var img = prod.image_url ? h("img", { class: "offer-img", src: new URL(prod.image_url, HOST + "/").href, alt: "" }) : null;
-    var body = [h("div", { class: "offer-top" }, [img, h("div", {}, [head, h("p", { class: "offer-title", text: o.title })])])];
+    var text = h("div", { class: "offer-text" }, [head, h("p", { class: "offer-title", text: o.title })]);
+    var body = [h("div", { class: "offer-top" }, [img, text])];
     var facts = [];
     if (o.price != null) facts.push(h("span", { class: "price", text: money(o.price, o.currency) }));
     if (o.price != null && prod.price && +prod.price > +o.price) {
       facts.push(h("s", { class: "was", text: money(prod.price, o.currency) }));
     }
     if (o.discount_code) facts.push(h("span", { class: "code" }, [S.code + " ", h("b", { text: o.discount_code })]));
-    if (facts.length) body.push(h("div", { class: "facts" }, facts));
+    if (facts.length) text.appendChild(h("div", { class: "facts" }, facts));
     if (status === "proposed") {
       body.push(h("div", { class: "actions" }, [
         h("button", { class: "btn primary", type: "button", disabled: busy, "aria-busy": busy ? "true" : null,
@@ -1250,7 +1251,7 @@
     ".offer-kind{display:inline-flex;align-items:center;gap:5px;font-size:11.5px;font-weight:700;text-transform:uppercase;",
     "letter-spacing:.05em;color:$text;background:$soft;padding:3px 9px 3px 7px;border-radius:999px}",
     ".offer-title{font-size:15.5px;font-weight:650;margin:6px 0 4px;color:#111827}",
-    ".offer-top{display:flex;gap:12px;align-items:flex-start}",
+    ".offer-top{display:flex;gap:12px;align-items:flex-start}.offer-text{flex:1}",
     ".offer-img{width:64px;height:64px;border-radius:10px;object-fit:cover;background:#f1f2f5;flex:none}",
     ".was{color:#5b6270;font-size:13.5px}",
     ".facts{display:flex;gap:12px;align-items:baseline;flex-wrap:wrap;font-size:13.5px;color:#3f4654}",
