@@ -1,18 +1,46 @@
-"""What a console socket is sent: the initial `state` and a conversation's full `detail`."""
+"""What a console socket is sent: the initial `state`, a conversation's `detail` and `context`, catalogue searches."""
 from __future__ import annotations
+
+from django.db.models import Count, Q
 
 from chatdesk.actions.conversations import agent_serves_site, load_conversation
 from chatdesk.actions.queue import queued
 from chatdesk.errors import ActionError
-from chatdesk.models import Conversation
-from chatdesk.serialize import cart_dict, conversation_summary, message_dict, note_dict, offer_dict
+from chatdesk.models import CLOSE_REASONS, OFFER_KINDS, Conversation, Product
+from chatdesk.serialize import cart_dict, conversation_summary, message_dict, money, note_dict, offer_dict
 
+from .at_checkout import visitors_at_checkout
+from .context import conversation_context
+from .models import AgentProfile, CannedReply, Team
 from .presence import agent_frame
+
+PRODUCT_RESULTS = 20
+
+
+def _summaries(query) -> list[dict]:
+    return [conversation_summary(c) for c in query.select_related("visitor", "cart", "site", "team", "agent__agent_profile")]
+
+
+def site_agents(site_ids) -> list[dict]:
+    """The agents serving these sites, with their presence and current load (for transfers and the header)."""
+    profiles = (
+        AgentProfile.objects.filter(sites__in=site_ids).distinct().select_related("user").prefetch_related("sites")
+        .annotate(active=Count("user__conversations", filter=Q(user__conversations__status=Conversation.ACTIVE),
+                               distinct=True))
+        .order_by("display_name")
+    )
+    out = []
+    for profile in profiles:
+        frame = agent_frame(profile, load=profile.active)
+        frame["sites"] = [s.key for s in profile.sites.all() if s.id in site_ids]
+        out.append(frame)
+    return out
 
 
 def initial_state(user) -> dict:
     profile = user.agent_profile
-    site_ids = list(profile.sites.values_list("id", flat=True))
+    sites = list(profile.sites.all())
+    site_ids = [s.id for s in sites]
     mine = list(
         Conversation.objects.filter(agent=user, status__in=Conversation.OPEN_STATUSES)
         .select_related("visitor", "cart", "site", "team", "agent__agent_profile")
@@ -21,18 +49,35 @@ def initial_state(user) -> dict:
     return {
         "type": "state",
         "agent": agent_frame(profile, load=sum(1 for c in mine if c.status == Conversation.ACTIVE)),
-        "sites": [{"id": s.id, "key": s.key, "name": s.name, "currency": s.currency}
-                  for s in profile.sites.all()],
+        "sites": [{"id": s.id, "key": s.key, "name": s.name, "currency": s.currency,
+                   "target_wait_seconds": s.target_wait_seconds} for s in sites],
         "queue": [conversation_summary(c) for c in queued(site_ids)],
         "conversations": [conversation_summary(c) for c in mine],
+        # The whole site's open conversations, for the "all open" filter.
+        "open_conversations": _summaries(
+            Conversation.objects.filter(site_id__in=site_ids, status__in=Conversation.OPEN_STATUSES).order_by("created_at")
+        ),
+        "agents": site_agents(site_ids),
+        "teams": [{"id": t.id, "site": t.site.key, "name": t.name}
+                  for t in Team.objects.filter(site_id__in=site_ids).select_related("site")],
+        "canned_replies": [{"site": c.site.key, "shortcut": c.shortcut, "title": c.title, "text": c.text}
+                           for c in CannedReply.objects.filter(site_id__in=site_ids).select_related("site")],
+        "close_reasons": [{"code": code, "label": label} for code, (label, _share) in CLOSE_REASONS.items()],
+        "offer_kinds": list(OFFER_KINDS),
+        "visitors": visitors_at_checkout(site_ids),
     }
 
 
-def conversation_detail(user, conversation_id: int, last_seq: int = 0) -> dict:
-    """A conversation with its messages after `last_seq`, notes, offers and cart, for an agent of its site."""
+def _readable_conversation(user, conversation_id: int) -> Conversation:
     conv = load_conversation(conversation_id)
     if not agent_serves_site(user, conv.site_id):
         raise ActionError("forbidden", "you do not serve this conversation's site")
+    return conv
+
+
+def conversation_detail(user, conversation_id: int, last_seq: int = 0) -> dict:
+    """A conversation with its messages after `last_seq`, notes, offers, cart and context, for an agent of its site."""
+    conv = _readable_conversation(user, conversation_id)
     since = last_seq if 0 <= last_seq <= conv.last_seq else 0
     return {
         "type": "detail",
@@ -41,5 +86,45 @@ def conversation_detail(user, conversation_id: int, last_seq: int = 0) -> dict:
         "notes": [note_dict(n) for n in conv.notes.all()],
         "offers": [offer_dict(o) for o in conv.offers.select_related("agent__agent_profile")],
         "cart": cart_dict(conv.cart),
+        "context": conversation_context(conv),
         "resync": since != last_seq,
+    }
+
+
+def sync_frames(user, conversation_id: int, last_seq: int) -> list[dict]:
+    """What `sync` replays: each missed message, then `synced` with the notes and offers (small, sent whole)."""
+    detail = conversation_detail(user, conversation_id, last_seq)
+    frames = [{"type": "message", "message": m} for m in detail["messages"]]
+    frames.append({
+        "type": "synced", "conversation_id": conversation_id,
+        "last_seq": detail["conversation"]["last_seq"], "resync": detail["resync"],
+        "conversation": detail["conversation"], "notes": detail["notes"], "offers": detail["offers"],
+    })
+    return frames
+
+
+def context_frame(user, conversation_id: int) -> dict:
+    """The context panel of one conversation, asked for again when its cart or pages change."""
+    conv = _readable_conversation(user, conversation_id)
+    return {"type": "context", "conversation_id": conv.id, "context": conversation_context(conv)}
+
+
+def search_products(user, query: str, site_key: str = "") -> dict:
+    """Catalogue products of the agent's sites whose name or SKU contains `query` (all of them when empty)."""
+    sites = user.agent_profile.sites.all()
+    if site_key:
+        sites = sites.filter(key=site_key)
+    products = Product.objects.filter(site__in=sites).select_related("site")
+    query = query.strip()
+    if query:
+        products = products.filter(Q(name__icontains=query) | Q(sku__icontains=query))
+    return {
+        "type": "products",
+        "q": query,
+        "site": site_key or None,
+        "products": [
+            {"site": p.site.key, "sku": p.sku, "name": p.name, "price": money(p.price),
+             "currency": p.site.currency, "image_url": p.image_url or None, "url": p.url or None}
+            for p in products.order_by("name")[:PRODUCT_RESULTS]
+        ],
     }

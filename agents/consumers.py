@@ -12,7 +12,8 @@ from chatdesk.serialize import message_dict, note_dict, offer_dict
 from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, log
 
 from . import presence
-from .console_state import conversation_detail, initial_state
+from .at_checkout import visitors_at_checkout
+from .console_state import context_frame, conversation_detail, initial_state, search_products, sync_frames
 from .models import AgentProfile
 
 
@@ -24,6 +25,10 @@ def _load_profile(user):
 
 def _site_ids(profile):
     return list(profile.sites.values_list("id", flat=True))
+
+
+def _visitors(profile):
+    return visitors_at_checkout(_site_ids(profile))
 
 
 def _typing_target(user, conversation_id):
@@ -136,14 +141,20 @@ class ConsoleConsumer(FrameConsumer):
         )
 
     async def frame_sync(self, frame):
-        detail = await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"], frame["last_seq"])
-        self.mark_delivered(detail["messages"])
-        for message in detail["messages"]:
-            await self.send_frame({"type": "message", "message": message})
-        await self.send_frame({
-            "type": "synced", "conversation_id": frame["conversation_id"],
-            "last_seq": detail["conversation"]["last_seq"], "resync": detail["resync"],
-        })
+        frames = await database_sync_to_async(sync_frames)(self.user, frame["conversation_id"], frame["last_seq"])
+        self.mark_delivered([f["message"] for f in frames if f["type"] == "message"])
+        for out in frames:
+            await self.send_frame(out)
+
+    async def frame_context(self, frame):
+        await self.send_frame(await database_sync_to_async(context_frame)(self.user, frame["conversation_id"]))
+
+    async def frame_products(self, frame):
+        await self.send_frame(await database_sync_to_async(search_products)(self.user, frame["q"], frame["site"]))
+
+    async def frame_visitors(self, frame):
+        rows = await database_sync_to_async(_visitors)(self.profile)
+        await self.send_frame({"type": "visitors", "visitors": rows})
 
     async def frame_open(self, frame):
         await self.send_detail(await database_sync_to_async(conversation_detail)(self.user, frame["conversation_id"]))
@@ -161,7 +172,6 @@ class ConsoleConsumer(FrameConsumer):
     async def frame_ping(self, frame):
         await database_sync_to_async(presence.heartbeat)(self.profile)
         await self.send_frame({"type": "pong"})
-
 
     async def frame_invite(self, frame):
         visitor_id, text = await database_sync_to_async(_invite_target)(self.user, frame["visitor_id"], frame["text"])

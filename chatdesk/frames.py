@@ -84,6 +84,10 @@ CONSOLE_FRAMES: dict[str, dict[str, Field]] = {
     "typing": {"conversation_id": CONVERSATION_ID, "active": Field("bool")},
     "open": {"conversation_id": CONVERSATION_ID},
     "invite": {"visitor_id": Field("str", min=1, max=64), "text": Field("str", required=False, max=500, default="")},
+    "context": {"conversation_id": CONVERSATION_ID},
+    "products": {"q": Field("str", required=False, max=100, default=""),
+                 "site": Field("str", required=False, max=64, default="")},
+    "visitors": {},
     "ping": {},
 }
 

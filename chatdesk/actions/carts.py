@@ -182,6 +182,10 @@ def _after_cart_change(cart: Cart) -> None:
         "cart": cart_dict(cart),
     }
     emit(site_agents_group(cart.site_id), frame)
+    if cart.visitor_id:
+        from agents.at_checkout import announce
+
+        announce(cart.visitor_id)
     if conv is not None:
         if conv.agent_id:
             emit(agent_group(conv.agent_id), frame)

@@ -68,6 +68,14 @@ def mark_connected(visitor: Visitor, delta: int) -> None:
     if delta < 0:
         fields["disconnected_at"] = now
     Visitor.objects.filter(pk=visitor.pk).update(**fields)
+    _announce_at_checkout(visitor)
+
+
+def _announce_at_checkout(visitor: Visitor) -> None:
+    """Consoles list shoppers at checkout whose widget is connected: keep that list live."""
+    from agents.at_checkout import announce
+
+    announce(visitor.pk)
 
 
 def record_page(visitor: Visitor, url: str, title: str, checkout_step: str | None) -> PageView:
@@ -91,6 +99,7 @@ def record_page(visitor: Visitor, url: str, title: str, checkout_step: str | Non
             "at": view.created_at.isoformat(),
         },
     )
+    _announce_at_checkout(visitor)
     return view
 
 
