@@ -1,12 +1,12 @@
 """What a console socket is sent: the initial `state`, a conversation's `detail` and `context`, catalogue searches."""
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from chatdesk.actions.conversations import agent_serves_site, load_conversation
 from chatdesk.actions.queue import queued
 from chatdesk.errors import ActionError
-from chatdesk.models import CLOSE_REASONS, OFFER_KINDS, Conversation, Product
+from chatdesk.models import CLOSE_REASONS, OFFER_KINDS, Conversation, Message, Product
 from chatdesk.serialize import cart_dict, conversation_summary, message_dict, money, note_dict, offer_dict
 
 from .at_checkout import visitors_at_checkout
@@ -19,6 +19,21 @@ PRODUCT_RESULTS = 20
 
 def _summaries(query) -> list[dict]:
     return [conversation_summary(c) for c in query.select_related("visitor", "cart", "site", "team", "agent__agent_profile")]
+
+
+def with_previews(summaries: list[dict]) -> list[dict]:
+    """Add each conversation's last message (`last_text`, `last_sender`, `last_author`) for the list, in one query."""
+    ids = {s["id"] for s in summaries}
+    last = {
+        m.conversation_id: m
+        for m in Message.objects.filter(conversation_id__in=ids, seq=F("conversation__last_seq"))
+        .only("conversation_id", "text", "sender", "author_name")
+    }
+    for summary in summaries:
+        m = last.get(summary["id"])
+        if m is not None:
+            summary.update(last_text=m.text[:200], last_sender=m.sender, last_author=m.author_name or None)
+    return summaries
 
 
 def site_agents(site_ids) -> list[dict]:
@@ -51,12 +66,12 @@ def initial_state(user) -> dict:
         "agent": agent_frame(profile, load=sum(1 for c in mine if c.status == Conversation.ACTIVE)),
         "sites": [{"id": s.id, "key": s.key, "name": s.name, "currency": s.currency,
                    "target_wait_seconds": s.target_wait_seconds} for s in sites],
-        "queue": [conversation_summary(c) for c in queued(site_ids)],
-        "conversations": [conversation_summary(c) for c in mine],
+        "queue": with_previews([conversation_summary(c) for c in queued(site_ids)]),
+        "conversations": with_previews([conversation_summary(c) for c in mine]),
         # The whole site's open conversations, for the "all open" filter.
-        "open_conversations": _summaries(
+        "open_conversations": with_previews(_summaries(
             Conversation.objects.filter(site_id__in=site_ids, status__in=Conversation.OPEN_STATUSES).order_by("created_at")
-        ),
+        )),
         "agents": site_agents(site_ids),
         "teams": [{"id": t.id, "site": t.site.key, "name": t.name}
                   for t in Team.objects.filter(site_id__in=site_ids).select_related("site")],

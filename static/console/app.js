@@ -182,6 +182,9 @@ socket.on("error", (frame) => {
   toast(frame.detail || "The server refused that.", "error");
 });
 
+document.body.appendChild(h("div", { class: "offline-banner", role: "status" },
+  "Connection lost. Reconnecting… nothing is lost: the console catches up when it is back."));
+
 socket.onStatus((status) => {
   store.setConnection(status);
   document.body.classList.toggle("offline", status !== "open");
@@ -193,7 +196,8 @@ function tick() {
   const now = Date.now();
   for (const el of document.querySelectorAll("[data-since]")) {
     const seconds = since(el.dataset.since, now);
-    el.textContent = el.dataset.format === "clock" ? clockDuration(seconds) : duration(seconds);
+    el.textContent = el.dataset.format === "clock" ? clockDuration(seconds)
+      : el.dataset.idle && seconds < 15 ? "active now" : duration(seconds);
     if (el.dataset.target) {
       const row = el.closest(".conv-row");
       if (row) row.classList.toggle("over-target", seconds > Number(el.dataset.target));

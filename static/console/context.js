@@ -102,6 +102,11 @@ function historySection(ctx) {
   ], { id: "history" });
 }
 
+function firstSeen(iso) {
+  const label = shortDate(iso);
+  return label.startsWith("Today ") ? `at ${label.slice(6)}` : label;
+}
+
 function visitorSection(v, summary) {
   const lines = [];
   if (v.email) lines.push(h("div", { class: "visitor-line" }, svgIcon("mail", { size: 13 }), h("span", {}, v.email)));
@@ -114,8 +119,8 @@ function visitorSection(v, summary) {
     h("div", { class: "visitor-main" },
       h("div", { class: "visitor-name" }, h("span", {}, v.name),
         summary && summary.returning ? h("span", { class: "badge badge-returning", title: "Returning customer" }, svgIcon("repeat", { size: 11 }), "Returning") : null),
-      h("div", { class: "visitor-status" }, h("span", { class: ["online-dot", v.online && "on"] }),
-        v.online ? "On the site now" : "Left the site", h("span", { class: "muted" }, `· first seen ${shortDate(v.first_seen_at)}`)),
+      h("div", { class: "visitor-status", title: `First seen ${firstSeen(v.first_seen_at)}` },
+        h("span", { class: ["online-dot", v.online && "on"] }), v.online ? "On the site now" : "Left the site"),
       lines));
 }
 

@@ -43,6 +43,7 @@ export class Store {
     this.connection = "connecting";
     this.seen = this.loadSeen();
     this.knownQueued = new Set(); // ids ever seen waiting, so only new arrivals notify
+    this.previews = new Map(); // id -> the last message seen live, for list rows
     this.listeners = new Map();
     this.pendingTopics = new Set();
     this.flushScheduled = false;
@@ -218,7 +219,7 @@ export class Store {
     const site = frame.site || (frame.queue[0] && frame.queue[0].site) || "";
     const ids = [];
     for (const c of frame.queue) {
-      this.conversations.set(c.id, { ...(this.conversations.get(c.id) || {}), ...c });
+      this.conversations.set(c.id, { ...(this.previews.get(c.id) || {}), ...(this.conversations.get(c.id) || {}), ...c });
       ids.push(c.id);
     }
     // Listed before but not now, and no summary said where it went: it left the open set.
@@ -235,7 +236,7 @@ export class Store {
   /** `conversation`: one summary changed; returns {before, after}. */
   applyConversation(summary) {
     const before = this.conversations.get(summary.id) || null;
-    const after = { ...(before || {}), ...summary };
+    const after = { ...(this.previews.get(summary.id) || {}), ...(before || {}), ...summary };
     const stillShown = summary.id === this.openId;
     if ((summary.status === "closed" || summary.status === "missed") && !stillShown) {
       this.conversations.delete(summary.id);
@@ -299,15 +300,11 @@ export class Store {
   applyMessage(m) {
     const id = m.conversation_id;
     const summary = this.conversations.get(id);
+    const preview = { last_text: m.text, last_sender: m.sender, last_author: m.author, last_message_at: m.created_at };
+    // A new conversation's first message comes before its summary: keep the preview for it.
+    this.previews.set(id, preview);
     if (summary) {
-      this.conversations.set(id, {
-        ...summary,
-        last_seq: Math.max(summary.last_seq || 0, m.seq),
-        last_message_at: m.created_at,
-        last_text: m.text,
-        last_sender: m.sender,
-        last_author: m.author,
-      });
+      this.conversations.set(id, { ...summary, ...preview, last_seq: Math.max(summary.last_seq || 0, m.seq) });
     }
     const thread = this.thread(id);
     if (m.sender === "shopper" && thread.typing) thread.typing = false;

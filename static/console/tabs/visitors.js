@@ -36,15 +36,21 @@ export default {
       render();
     });
 
+    /** The invitation is written on a line of its own under the shopper's row. */
     function openInvite(row, cell) {
+      const rowEl = cell.closest(".vt-row");
       const input = h("input", { class: "input", value: DEFAULT_INVITE, maxlength: "500", "aria-label": "Invitation text", "data-testid": "invite-text" });
       const send = h("button", { type: "button", class: "button button-primary button-sm", "data-testid": "send-invite" }, "Send");
       const cancel = h("button", { type: "button", class: "button button-sm" }, "Cancel");
-      const form = h("div", { class: "invite-form" }, input, send, cancel);
+      const form = h("div", { class: "invite-form" },
+        h("span", { class: "invite-label" }, svgIcon("chat", { size: 14 }), `Invite ${row.name}:`), input, send, cancel);
       editing = row.visitor_id;
       const go = () => {
         editing = null;
-        if (actions.invite(row.visitor_id, input.value.trim() || DEFAULT_INVITE)) fill(cell, h("span", { class: "muted small" }, "Sending…"));
+        if (actions.invite(row.visitor_id, input.value.trim() || DEFAULT_INVITE)) {
+          form.remove();
+          fill(cell, h("span", { class: "muted small" }, "Sending…"));
+        }
       };
       send.addEventListener("click", go);
       const stop = () => { editing = null; render(); };
@@ -53,7 +59,8 @@ export default {
         if (e.key === "Enter") go();
         if (e.key === "Escape") { e.stopPropagation(); stop(); }
       });
-      fill(cell, form);
+      rowEl.querySelectorAll(".invite-form").forEach((f) => f.remove());
+      rowEl.append(form);
       input.focus();
       input.select();
     }
