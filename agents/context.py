@@ -33,9 +33,10 @@ POLICY_PAGES = [
     (re.compile(r"return|refund|exchange", re.I), "the returns policy"),
     (re.compile(r"shipping|delivery", re.I), "shipping information"),
     (re.compile(r"size|fit", re.I), "the size guide"),
-    (re.compile(r"faq|help|contact", re.I), "the help pages"),
+    (re.compile(r"faq|help|contact-us|contact us", re.I), "the help pages"),
     (re.compile(r"secur|privacy|payment-methods", re.I), "payment security"),
 ]
+CHECKOUT_PAGE = re.compile(r"checkout|/cart", re.I)
 CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
 
 
@@ -200,6 +201,8 @@ def signals(cart: Cart | None, events: list, page_views: list, steps: list[dict]
 
     seen_topics = set()
     for view in sorted(page_views, key=lambda v: v.created_at, reverse=True):
+        if view.checkout_step or CHECKOUT_PAGE.search(view.url or ""):
+            continue  # the checkout's own "Shipping" step is not reading about shipping
         for pattern, topic in POLICY_PAGES:
             if topic not in seen_topics and (pattern.search(view.url or "") or pattern.search(view.title or "")):
                 seen_topics.add(topic)

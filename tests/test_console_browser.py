@@ -1,7 +1,8 @@
 """The agent console in Chromium against a real Daphne: a whole conversation, a claim race, a dropped socket.
 
-The shopper is a real widget socket (tests/console_browser.Shopper) sending the frames widget.js sends.
-Screenshots of each console state go to tests/artifacts/screenshots/.
+The whole conversation drives the real widget on the demo store in a second browser; the race, the
+dropped socket and the at-checkout list drive the shopper's socket directly (tests/console_browser.Shopper,
+the frames widget.js sends), which is quicker and says exactly what happened. Screenshots of each console state go to tests/artifacts/screenshots/.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from asgiref.sync import sync_to_async
 from playwright.async_api import async_playwright, expect
 
 from agents.models import CannedReply
+from chatdesk.management.commands.seed_demo import CATALOGUE
 from chatdesk.models import Conversation, Note, Product
 
 from .conftest import make_agent, make_site
@@ -35,14 +37,15 @@ async def chromium():
 
 
 def _make_shop():
+    """The demo site as `seed_demo` makes it (catalogue, a saved reply), with agents alice and bob."""
     site = make_site("demo-store", name="Demo Store")
-    for sku, name, price in (("TEE-1", "Organic cotton tee", "19.99"), ("CAP-1", "Canvas cap", "17.50"),
-                             ("MUG-1", "Stoneware mug", "14.00")):
-        Product.objects.create(site=site, sku=sku, name=name, price=Decimal(price))
+    for sku, name, description, price in CATALOGUE:
+        Product.objects.create(site=site, sku=sku, name=name, description=description, price=Decimal(price),
+                               image_url=f"/static/shopper_widget/demo/{sku.lower()}.svg", url=f"/demo/#{sku}")
     CannedReply.objects.create(site=site, shortcut="shipping", title="Shipping costs",
                                text="Hi {name}, shipping is free over $75. Your cart is at {cart_total} right now.")
     for username in ("alice", "bob"):
-        make_agent(username, site)
+        make_agent(username, site)  # displayed as "Alice" and "Bob"
     return site
 
 
@@ -61,24 +64,57 @@ async def _shopper_at_checkout(base_url: str, text: str | None = None) -> Shoppe
     return shopper
 
 
+W = "chatdesk-widget"  # Playwright's CSS selectors pierce the widget's open shadow root
+
+
+async def _shopper_on_the_demo_store(browser, base_url: str):
+    """A second browser: the demo store with the real widget, two tees in the cart, at the shipping step."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(f"{base_url}/demo/")
+    for _ in range(100):  # the widget has its visitor once `welcome` arrived
+        if await page.evaluate("() => !!(window.ChatDesk && window.ChatDesk.visitorId && window.ChatDesk.visitorId())"):
+            break
+        await page.wait_for_timeout(100)
+    for _ in range(2):
+        await page.click("#products .add[data-sku='TEE-1']")
+    await expect(page.locator("#cart-count")).to_have_text("2")
+    await page.goto(f"{base_url}/demo/#/checkout/contact")
+    await page.fill("#form-contact input[name=email]", "maria@example.com")
+    await page.fill("#form-contact input[name=name]", "Maria Lopez")
+    await page.click("#form-contact button[type=submit]")
+    await expect(page.locator("#form-shipping")).to_be_visible()
+    total = page.locator("#view-checkout [data-summary] [data-row=total] dd")
+    await expect(page.locator("#view-checkout [data-summary] [data-row=shipping] dd")).to_have_text("$7.50")
+    return page, (await total.inner_text()).strip()
+
+
 async def test_agent_claims_replies_offers_notes_and_closes_and_the_shopper_is_asked_to_rate(daphne, shop, chromium):
     errors: list[str] = []
     page = await console_page(chromium, daphne.url, "alice", errors)
     await expect(page.locator(".col-list .empty-list h3")).to_have_text("All caught up")
     await shot(page, "console-empty")
 
-    shopper = await _shopper_at_checkout(daphne.url, "Is shipping free?")
+    store, total = await _shopper_on_the_demo_store(chromium, daphne.url)
+    await store.click(f"{W} .launcher")
+    await store.fill(f"{W} textarea.input", "Is shipping free?")
+    await store.press(f"{W} textarea.input", "Enter")
+
     row = page.locator(".conv-row[data-status=queued]")
     await expect(row).to_have_count(1)
-    await expect(row.locator("[data-testid=cart-total]")).to_have_text("$47.48")
+    await expect(row.locator("[data-testid=cart-total]")).to_have_text(total)
     await expect(row.locator("[data-testid=unread]")).to_have_text("1")
+    await expect(row.locator(".conv-name")).to_have_text("Maria Lopez")
     await shot(page, "console-queue")
 
     await page.keyboard.press("c")  # claim the top of the queue with one key
     await expect(page.locator("[data-testid=status]")).to_have_text("Active")
-    assert (await shopper.expect("assigned"))["agent"] == {"name": "Alice"}
+    await expect(store.locator(f"{W} .title")).to_have_text("Alice")
     await expect(page.locator(".msg-shopper .bubble")).to_have_text(["Is shipping free?"])
-    await expect(page.locator("[data-testid=context] [data-testid=cart-totals]")).to_contain_text("$47.48")
+    context = page.locator("[data-testid=context]")
+    await expect(context.locator("[data-testid=cart-totals]")).to_contain_text(total)
+    await expect(context.locator(".cart-line[data-sku=TEE-1]")).to_contain_text("Organic cotton tee")
+    await expect(context.locator(".signal[data-code=shipping_shown]")).to_contain_text("Shipping cost $7.50 shown")
 
     # A saved reply with "/" and a search; its placeholders are filled in.
     composer = page.locator("[data-testid=composer]")
@@ -86,44 +122,46 @@ async def test_agent_claims_replies_offers_notes_and_closes_and_the_shopper_is_a
     await composer.press_sequentially("/ship")
     await expect(page.locator(".canned-item")).to_have_count(1)
     await page.keyboard.press("Enter")
-    filled = "Hi there, shipping is free over $75. Your cart is at $47.48 right now."
+    filled = f"Hi Maria Lopez, shipping is free over $75. Your cart is at {total} right now."
     await expect(composer).to_have_value(filled)
     await page.keyboard.press("Enter")
-    reply = (await shopper.expect("message"))["message"]
-    assert (reply["sender"], reply["text"]) == ("agent", filled)
+    await expect(store.locator(f"{W} li.msg.agent .bubble").last).to_have_text(filled)
     await expect(page.locator(".msg-agent [data-testid=delivery]")).to_have_text("Sent")
 
     # Typing both ways.
-    await shopper.send({"type": "typing", "active": True})
+    await store.locator(f"{W} textarea.input").press_sequentially("Great, and")
     await expect(page.locator(".typing-row")).to_be_visible()
     await composer.press_sequentially("One moment")
-    assert (await shopper.expect("typing"))["active"] is True
+    await expect(store.locator(f"{W} .typing")).to_be_visible()
     await composer.fill("")
-    await shopper.say("Great, I'm only at $47 though.", "s2")
+    await store.locator(f"{W} textarea.input").press_sequentially(f" I'm only at {total} though.")
+    await store.press(f"{W} textarea.input", "Enter")
     await expect(page.locator(".msg-shopper .bubble")).to_have_count(2)
 
-    # An internal note, visibly different and never sent to the shopper.
+    # An internal note, visibly different and never shown to the shopper.
     await page.locator(".mode[data-mode=note]").click()
     await composer.press_sequentially("VIP: offer the cap to get her over $75")
     await page.keyboard.press("Enter")
     await expect(page.locator(".note .note-text")).to_have_text(["VIP: offer the cap to get her over $75"])
     await expect(page.locator(".note.pending")).to_have_count(0)
 
-    # An offer from the catalogue; the shopper accepts and the console shows it.
+    # An offer from the catalogue; the shopper accepts it in the widget, the console shows it and the cart grows.
     await page.locator("[data-testid=open-offer]").click()
     await page.locator("[data-testid=product-search]").press_sequentially("cap")
     await page.locator(".product[data-sku=CAP-1]").click()
     await page.locator("[data-testid=offer-price]").fill("12.00")
     await shot(page, "console-offer-composer")
     await page.locator("[data-testid=send-offer]").click()
-    offer = (await shopper.expect("offer"))["offer"]
-    assert (offer["kind"], offer["sku"], offer["price"], offer["status"]) == ("cross_sell", "CAP-1", "12.00", "proposed")
-    status = page.locator(f".offer-row[data-offer-id='{offer['id']}'] [data-testid=offer-status]")
+    card = store.locator(f"{W} li.offer")
+    await expect(card).to_contain_text("Canvas cap")
+    status = page.locator(".offer-row [data-testid=offer-status]")
     await expect(status).to_have_text("Waiting for the shopper")
-    await shopper.send({"type": "offer_response", "offer_id": offer["id"], "accepted": True})
+    await card.locator("button.primary").click()
     await expect(status).to_have_text("Accepted")
+    await expect(context.locator(".cart-line[data-sku=CAP-1]")).to_contain_text("Canvas cap")
     await page.locator(".mode[data-mode=message]").click()
     await shot(page, "console-conversation")
+    assert "VIP" not in await store.locator(f"{W} .panel").inner_text()
 
     # Close with a required reason; the shopper is told and asked to rate.
     await page.keyboard.press("Escape")
@@ -134,30 +172,34 @@ async def test_agent_claims_replies_offers_notes_and_closes_and_the_shopper_is_a
     await page.locator("[data-testid=close-note]").fill("Wanted free shipping; took the cap")
     await shot(page, "console-close-dialog")
     await confirm.click()
-    assert (await shopper.expect("closed"))["reason"] == "extra_costs"
-    await shopper.send({"type": "rate", "score": 5})
-    assert (await shopper.expect("rated"))["score"] == 5
     await expect(page.locator("[data-testid=status]")).to_have_text("Closed")
+    await expect(store.locator(f"{W} li.rate form")).to_be_visible()
+    await store.click(f"{W} .star >> nth=4")
+    await store.click(f"{W} li.rate button[type=submit]")
+    await expect(store.locator(f"{W} li.rate.done")).to_be_visible()
 
     await page.keyboard.press("?")
     await expect(page.locator(".modal-shortcuts")).to_be_visible()
     await shot(page, "console-shortcuts")
+    await page.keyboard.press("Escape")
+    await page.set_viewport_size({"width": 1920, "height": 1080})
+    await shot(page, "console-large-screen")
 
     conv = await sync_to_async(Conversation.objects.get)()
     assert (conv.status, conv.close_reason, conv.close_note, conv.rating) == (
         "closed", "extra_costs", "Wanted free shipping; took the cap", 5)
     assert await sync_to_async(Note.objects.filter(conversation=conv).count)() == 1
-    await shopper.drain()
-    assert not any("VIP" in str(frame) for frame in shopper.seen)
-    await shopper.close()
+    assert "VIP" not in await store.locator(f"{W} .panel").inner_text()
     assert errors == []
 
 
-async def test_two_agents_racing_to_claim_in_two_browsers_exactly_one_wins(daphne, shop, chromium):
+async def test_two_agents_racing_to_claim_in_two_browsers_exactly_one_wins_then_a_transfer(daphne, shop, chromium):
     pages = {name: await console_page(chromium, daphne.url, name) for name in ("alice", "bob")}
     shopper = await _shopper_at_checkout(daphne.url, "Anyone there?")
     for page in pages.values():
         await expect(page.locator(".conv-row[data-status=queued]")).to_have_count(1)
+        alert = await page.evaluate("() => window.chatdesk.notifier.lastAlert")
+        assert alert["title"] == "New conversation: $47.48 at shipping"  # chime + desktop notification
     # Both press Claim within the same few milliseconds (the buttons are found first, so that the
     # first claim's frames cannot take the second button away before it is pressed).
     for page in pages.values():
@@ -177,6 +219,20 @@ async def test_two_agents_racing_to_claim_in_two_browsers_exactly_one_wins(daphn
     await expect(pages[loser].locator(".conv-row .with-agent")).to_have_text(f"with {winner_name}")
     await shopper.drain()
     assert len([f for f in shopper.seen if f["type"] == "assigned"]) == 1
+
+    # The winner hands it to the other agent with a note; it lands in their "Mine" at once.
+    await pages[winner].keyboard.press("t")
+    await pages[winner].locator(f".target[data-agent={loser}]").click()
+    await pages[winner].locator("[data-testid=transfer-note]").fill("Asked about bulk pricing; over to you")
+    await shot(pages[winner], "console-transfer-dialog")
+    await pages[winner].locator("[data-testid=confirm-transfer]").click()
+    await expect(pages[loser].locator(".toast").last).to_contain_text("was transferred to you")
+    await expect(pages[loser].locator(".filter[data-filter=mine] .count")).to_have_text("1")
+    await expect(pages[winner].locator(".pane-actions")).to_contain_text(f"With {loser.title()}")
+    assert (await shopper.expect("assigned"))["agent"]["name"] == loser.title()
+    conv = await sync_to_async(Conversation.objects.select_related("agent").get)()
+    assert conv.agent.username == loser
+    assert await sync_to_async(Note.objects.filter(text__contains="bulk pricing").count)() == 1
     await shopper.close()
 
 

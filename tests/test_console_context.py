@@ -151,6 +151,13 @@ def test_reading_the_returns_or_shipping_page_is_a_signal_once_per_topic():
     assert texts(found) == ["Read shipping information 1 min ago", "Read the returns policy 2 min ago"]
 
 
+def test_the_checkout_steps_own_pages_are_not_reading_about_policies():
+    views = [page(1, "https://shop.example/demo/#/checkout/shipping", "Checkout: shipping", "shipping"),
+             page(2, "https://shop.example/checkout/contact", "Contact details"),
+             page(3, "https://shop.example/pages/contact-us", "Contact us")]
+    assert texts(signals(cart(last_activity_at=at(3)), [], views, [], now=at(4))) == ["Read the help pages 1 min ago"]
+
+
 def test_no_history_means_no_signals():
     assert signals(None, [], [], [], now=at(0)) == []
 

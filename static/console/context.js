@@ -83,6 +83,8 @@ function pagesSection(pages) {
   { id: "pages", extra: pages.length > 12 ? `latest 12 of ${pages.length}` : null });
 }
 
+let openConversation = () => {};
+
 function historySection(ctx) {
   const convs = ctx.previous_conversations || [];
   const orders = ctx.orders || [];
@@ -94,7 +96,10 @@ function historySection(ctx) {
       h("span", { class: "history-icon order" }, svgIcon("cart", { size: 13 })),
       h("div", {}, h("div", {}, `Order ${o.order_id}`, h("strong", {}, ` ${money(o.total, o.currency)}`)),
         h("div", { class: "muted" }, `${shortDate(o.created_at)} · ${o.items} item${o.items === 1 ? "" : "s"}${o.attributed ? " · after a chat" : ""}`))))) : null,
-    convs.length ? h("ul", { class: "history-list" }, convs.map((c) => h("li", { class: "history-item" },
+    convs.length ? h("ul", { class: "history-list" }, convs.map((c) => h("li", {
+      class: "history-item clickable", title: "Open this conversation", tabindex: "0",
+      onclick: () => openConversation(c.id), onkeydown: (e) => { if (e.key === "Enter") openConversation(c.id); },
+    },
       h("span", { class: "history-icon" }, svgIcon("chat", { size: 13 })),
       h("div", {}, h("div", {}, c.close_reason_label || (c.status === "missed" ? "Missed" : c.status[0].toUpperCase() + c.status.slice(1)),
         c.rating ? h("span", { class: "stars", title: `Rated ${c.rating} of 5` }, ` ${"★".repeat(c.rating)}${"☆".repeat(5 - c.rating)}`) : null),
@@ -126,6 +131,7 @@ function visitorSection(v, summary) {
 
 export function mountContext(root, ctx) {
   const { store } = ctx;
+  openConversation = (id) => ctx.actions.open(id);
   let shown = null; // [conversation id, context object]: re-render only when either changes
 
   function render() {
