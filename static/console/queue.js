@@ -95,6 +95,7 @@ export function mountQueue(root, ctx) {
     });
     const [title, text] = EMPTY[store.filter];
     empty.hidden = rows.length > 0;
+    list.hidden = rows.length === 0; // the empty note sits under the filters, not at the bottom
     fill(empty, h("div", { class: "empty-icon" }, svgIcon(store.filter === "waiting" ? "check" : "inbox", { size: 22 })),
       h("h3", {}, title), h("p", {}, text));
   }

@@ -118,7 +118,7 @@ export class ConsoleSocket {
       if (!this.send({ type: "ping" })) return;
       clearTimeout(this.pongTimer);
       // No pong: the connection is dead without having said so (sleep, network change).
-      this.pongTimer = setTimeout(() => this.ws && this.ws.close(), PONG_WITHIN_MS);
+      this.pongTimer = setTimeout(() => this.abandon(), PONG_WITHIN_MS);
     }, PING_EVERY_MS);
   }
 
@@ -127,9 +127,26 @@ export class ConsoleSocket {
     clearTimeout(this.pongTimer);
   }
 
+  /**
+   * Give up on the current socket now and reconnect. A socket on a dead network can take a long time
+   * to report its close, so it is forgotten at once (its late events are ignored) rather than awaited.
+   */
+  abandon() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    this.stopHeartbeat();
+    try {
+      ws.close();
+    } catch {
+      /* already closing */
+    }
+    this.scheduleReconnect();
+  }
+
   /** Drop the connection as a network failure would, staying down for `holdMs` (used by tests and the demo). */
   drop(holdMs = 0) {
     this.holdUntil = Date.now() + holdMs;
-    if (this.ws) this.ws.close();
+    this.abandon();
   }
 }
