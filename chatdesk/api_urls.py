@@ -3,6 +3,7 @@ from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from . import schema_extensions  # noqa: F401  (registers how our auth classes appear in the schema)
 from .agent_api import AbandonedCartsView
 from .storeapi import views as storeapi
 from .webhooks import views as webhooks
