@@ -242,19 +242,19 @@ async def test_redis_restart_mid_conversation_conversations_carry_on_and_resync(
         async def restart_redis():
             await asyncio.sleep(0.3)
             await asyncio.to_thread(own_redis.kill)
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)
             await asyncio.to_thread(own_redis.start)
 
         await asyncio.gather(
             restart_redis(),
-            chatter(s0, None, 12, "during"), chatter(alice, c0, 12, "during"),
-            chatter(s1, None, 12, "during"), chatter(bob, c1, 12, "during"),
+            chatter(s0, None, 8, "during"), chatter(alice, c0, 8, "during"),
+            chatter(s1, None, 8, "during"), chatter(bob, c1, 8, "during"),
         )
         # After it returns the conversations carry on.
         await asyncio.gather(chatter(s0, None, 3, "after"), chatter(alice, c0, 3, "after"),
                              chatter(s1, None, 3, "after"), chatter(bob, c1, 3, "after"))
         rows = await assert_ledger(peers, [c0, c1])
-        assert len(rows) == 2 * (1 + 3 + 12 + 3) + 2 * (3 + 12 + 3)
+        assert len(rows) == 2 * (1 + 3 + 8 + 3) + 2 * (3 + 8 + 3)
         # The sockets that lived through the restart were made to resync (the layer lost their groups).
         assert all(p.connections >= 2 for p in peers), [(p.name, p.connections) for p in peers]
         assert a.proc.poll() is None and b.proc.poll() is None
