@@ -245,6 +245,11 @@ CONSOLE_ROWS = [
              {"assigned_agent": "ok", "other_agent_site1": "not_assigned", "agent_site2": "not_assigned"}),
     FrameRow("invite", lambda c: {"type": "invite", "visitor_id": c["visitor"], "text": "hi"},
              {"assigned_agent": "ok", "other_agent_site1": "ok", "agent_site2": "not_found"}),
+    # These act on the agent alone.
+    FrameRow("presence", lambda c: {"type": "presence", "status": "away"},
+             {"assigned_agent": "ok", "other_agent_site1": "ok", "agent_site2": "ok"}),
+    FrameRow("ping", lambda c: {"type": "ping"},
+             {"assigned_agent": "ok", "other_agent_site1": "ok", "agent_site2": "ok"}),
 ]
 
 
@@ -350,6 +355,13 @@ def _cart_untouched_unless_a(ctx, actor, outcome):
     assert (cart.items != []) == (actor == "shopper_a"), f"{actor} changed A's cart"
 
 
+def _identity_stays_a(ctx, actor, outcome):
+    from chatdesk.models import Visitor
+
+    email = Visitor.objects.get(pk=ctx["visitor"]).email
+    assert email == ("x@example.com" if actor == "shopper_a" else ""), f"{actor} set A's email to {email!r}"
+
+
 WIDGET_ROWS = [
     FrameRow("message", lambda c: {"type": "message", "client_id": "x-1", "text": "hi"},
              {"shopper_a": "ok", "shopper_b": "ok", "no_hello": "hello_required"}, _not_in_a_conversation),
@@ -367,7 +379,11 @@ WIDGET_ROWS = [
     FrameRow("page", lambda c: {"type": "page", "url": "https://shop.example/cart"},
              {"shopper_a": "ok", "shopper_b": "ok", "no_hello": "hello_required"}),
     FrameRow("identify", lambda c: {"type": "identify", "email": "x@example.com"},
-             {"shopper_a": "ok", "shopper_b": "ok", "no_hello": "hello_required"}),
+             {"shopper_a": "ok", "shopper_b": "ok", "no_hello": "hello_required"}, _identity_stays_a),
+    # A tampered token is no one's: a new visitor, never A.
+    FrameRow("hello", lambda c: {"type": "hello", "visitor_token": c["token"][:-2] + "xx", "last_seq": 0},
+             {"shopper_a": "ok", "shopper_b": "ok", "no_hello": "ok"}),  # the welcome is checked below
+    FrameRow("ping", lambda c: {"type": "ping"}, {"shopper_a": "ok", "shopper_b": "ok", "no_hello": "ok"}),
 ]
 
 
@@ -384,6 +400,10 @@ async def test_every_widget_frame_is_allowed_or_refused_per_shopper():
             else:
                 sock = await widget(token=ctx["token"] if actor == "shopper_a" else None)
             got, replies = await outcome(sock, row.frame(ctx))
+            if row.name == "hello":
+                welcome = next(r for r in replies if r["type"] == "welcome")
+                if welcome["conversation"] is not None and welcome["conversation"]["id"] == ctx["conv"]:
+                    wrong.append(f"hello with a tampered token as {actor}: got A's conversation")
             if row.name == "sync" and actor == "shopper_b":
                 synced = next(r for r in replies if r["type"] == "synced")
                 if synced["conversation"] is not None or synced["messages"]:
