@@ -28,12 +28,14 @@ def markdown(results: dict) -> str:
         c, r = s["idle"]["chatdesk"], s["idle"].get("relay", {})
         lines.append(f"| 1 | idle {c['sockets']} shopper sockets, one Daphne | ≤ 50 KB/socket | {c['kb_per_socket']} KB | "
                      f"{r.get('kb_per_socket', '–')} KB | {_ok(c['kb_per_socket'] <= 50)} |")
-    if "steady" in s:
-        c, r = s["steady"]["chatdesk"], s["steady"].get("relay", {})
+    for key in [k for k in s if k.startswith("steady")]:
+        c, r = s[key]["chatdesk"], s[key].get("relay", {})
         ok = c["p50_ms"] is not None and c["p50_ms"] <= 15 and c["p99_ms"] <= 100 and not c["lost"] and not c["duplicated"]
-        lines.append(f"| 2 | steady {c['offered_per_s']:.0f} msg/s, {c['conversations']} conversations, "
-                     f"{s['steady']['config']} | p50 ≤ 15 ms, p99 ≤ 100 ms, 0 lost/dup | p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, "
-                     f"lost {c['lost']}, dup {c['duplicated']}, refused {sum(c['refused'].values())} | "
+        gaps = c.get("seq_check", {}).get("gapped")
+        lines.append(f"| 2 | steady {c['offered_per_s']:.0f} msg/s for {c['seconds']:.0f} s, {c['conversations']} conversations, "
+                     f"{s[key]['config']} | p50 ≤ 15 ms, p99 ≤ 100 ms, 0 lost/dup | p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms "
+                     f"(ack p50 {c['ack_p50_ms']} ms), {c['delivered']}/{c['sent']} delivered, lost {c['lost']}, dup {c['duplicated']}, "
+                     f"refused {sum(c['refused'].values())}, gapped conversations {gaps} | "
                      f"p50 {r.get('p50_ms')} ms, p99 {r.get('p99_ms')} ms, lost {r.get('lost')} | {_ok(ok)} |")
     if "saturation" in s:
         sat = s["saturation"]

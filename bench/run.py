@@ -108,12 +108,16 @@ async def main_async(args, base_env) -> dict:
     if "steady" in chosen:
         conv, agents = (4, 2) if quick else (args.conversations, args.agents)
         rate, secs = (20, 2) if quick else (args.steady_rate, args.steady_seconds)
-        print(f"[2] steady: {rate}/s for {secs}s over {conv} conversations, {default.name}", flush=True)
-        s["steady"] = {"config": default.name}
-        for system in ("chatdesk", "relay"):
-            profile_dir = (out_dir(args) / "profiles") if args.profile else None
-            s["steady"][system] = await scenarios.steady(default, system, conv, agents, rate, secs, profile_dir)
-            print(f"    {system}: {json.dumps(s['steady'][system])}", flush=True)
+        layers = [args.layer] + ([{"redis": "pubsub", "pubsub": "redis"}[args.layer]] if args.all else [])
+        for layer in layers:
+            cfg = config(base_env, args.redis_url, "daphne", layer, k)
+            key = "steady" if layer == args.layer else f"steady_{layer}"
+            print(f"[2] steady: {rate}/s for {secs}s over {conv} conversations, {cfg.name}", flush=True)
+            s[key] = {"config": cfg.name}
+            for system in ("chatdesk", "relay"):
+                profile_dir = (out_dir(args) / "profiles" / layer) if args.profile else None
+                s[key][system] = await scenarios.steady(cfg, system, conv, agents, rate, secs, profile_dir)
+                print(f"    {system}: {json.dumps(s[key][system])}", flush=True)
         results["load"]["after_steady"] = os.getloadavg()
 
     if "saturation" in chosen:
