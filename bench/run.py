@@ -108,7 +108,8 @@ async def main_async(args, base_env) -> dict:
     if "steady" in chosen:
         conv, agents = (4, 2) if quick else (args.conversations, args.agents)
         rate, secs = (20, 2) if quick else (args.steady_rate, args.steady_seconds)
-        layers = [args.layer] + ([{"redis": "pubsub", "pubsub": "redis"}[args.layer]] if args.all else [])
+        both = args.all or args.steady_both_layers
+        layers = [args.layer] + ([{"redis": "pubsub", "pubsub": "redis"}[args.layer]] if both else [])
         for layer in layers:
             cfg = config(base_env, args.redis_url, "daphne", layer, k)
             key = "steady" if layer == args.layer else f"steady_{layer}"
@@ -193,6 +194,7 @@ def parse_args(argv=None):
     p.add_argument("--conversations", type=int, default=200)
     p.add_argument("--steady-rate", type=float, default=200)
     p.add_argument("--steady-seconds", type=float, default=60)
+    p.add_argument("--steady-both-layers", action="store_true", help="steady chat on both channel layers (--all does)")
     p.add_argument("--sat-start", type=float, default=150)
     p.add_argument("--sat-factor", type=float, default=1.25)
     p.add_argument("--sat-step-seconds", type=float, default=6)
