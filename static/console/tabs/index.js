@@ -7,5 +7,6 @@ actions, shortcuts, toasts and notifications; see app.js.
 */
 import inbox from "./inbox.js";
 import visitors from "./visitors.js";
+import abandoned from "./abandoned.js";
 
-export default [inbox, visitors];
+export default [inbox, visitors, abandoned];
