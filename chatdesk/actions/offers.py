@@ -36,9 +36,9 @@ def validate_offer(data: dict) -> dict:
         raise ActionError("invalid_field", "'offer.discount_code' must be a string of at most 64 characters",
                           "offer.discount_code")
     if kind == "discount" and not code:
-        raise ActionError("invalid_field", "a discount offer needs a 'discount_code'", "offer.discount_code")
+        raise ActionError("invalid_field", "a discount offer needs 'offer.discount_code'", "offer.discount_code")
     if kind in ("upsell", "cross_sell", "bundle") and not sku:
-        raise ActionError("invalid_field", f"a {kind} offer needs the product's 'sku'", "offer.sku")
+        raise ActionError("invalid_field", f"an offer of kind {kind} needs the product's 'offer.sku'", "offer.sku")
     return {"kind": kind, "title": title.strip(), "sku": sku, "price": price, "discount_code": code}
 
 
