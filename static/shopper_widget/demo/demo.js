@@ -341,6 +341,7 @@
       state.paid = false;
       priced = null;
       save();
+      renderCount();  // the header's count empties with the cart, not on the next page
       location.hash = "#/order/" + encodeURIComponent(order.order_id);
     }).catch(function (err) {
       $(".form-error", form).textContent = err.message;
