@@ -1,10 +1,14 @@
 """What a console socket is sent: the initial `state`, a conversation's `detail` and `context`, catalogue searches."""
 from __future__ import annotations
 
-from django.db.models import Count, F, Q
+from datetime import timedelta
 
-from chatdesk.actions.conversations import agent_serves_site, load_conversation
-from chatdesk.actions.queue import queued
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from chatdesk.actions.availability import pending_left_messages
+from chatdesk.actions.conversations import agent_may_see, load_conversation
+from chatdesk.actions.queue import visible_queue
 from chatdesk.errors import ActionError
 from chatdesk.models import CLOSE_REASONS, OFFER_KINDS, Conversation, Message, Product
 from chatdesk.serialize import cart_dict, conversation_summary, message_dict, money, note_dict, offer_dict
@@ -61,20 +65,25 @@ def initial_state(user) -> dict:
         .select_related("visitor", "cart", "site", "team", "agent__agent_profile")
         .order_by("assigned_at")
     )
+    now = timezone.now()
     return {
         "type": "state",
         "agent": agent_frame(profile, load=sum(1 for c in mine if c.status == Conversation.ACTIVE)),
         "sites": [{"id": s.id, "key": s.key, "name": s.name, "currency": s.currency,
-                   "target_wait_seconds": s.target_wait_seconds} for s in sites],
-        "queue": with_previews([conversation_summary(c) for c in queued(site_ids)]),
-        "conversations": with_previews([conversation_summary(c) for c in mine]),
+                   "routing_mode": s.routing_mode, "target_wait_seconds": s.target_wait_seconds} for s in sites],
+        "queue": with_previews([conversation_summary(c, now) for c in visible_queue(profile, site_ids)]),
+        "conversations": with_previews([conversation_summary(c, now) for c in mine]),
         # The whole site's open conversations, for the "all open" filter.
         "open_conversations": with_previews(_summaries(
             Conversation.objects.filter(site_id__in=site_ids, status__in=Conversation.OPEN_STATUSES).order_by("created_at")
         )),
+        "missed": [conversation_summary(c, now) for c in recent_missed(profile, site_ids, now)],
+        "left_messages": pending_left_messages(profile),
         "agents": site_agents(site_ids),
+        # Every queue of the agent's sites (transfers may go to any); `my_teams` are those they take from.
         "teams": [{"id": t.id, "site": t.site.key, "name": t.name}
                   for t in Team.objects.filter(site_id__in=site_ids).select_related("site")],
+        "my_teams": list(profile.teams.values_list("id", flat=True)),
         "canned_replies": [{"site": c.site.key, "shortcut": c.shortcut, "title": c.title, "text": c.text}
                            for c in CannedReply.objects.filter(site_id__in=site_ids).select_related("site")],
         "close_reasons": [{"code": code, "label": label} for code, (label, _share) in CLOSE_REASONS.items()],
@@ -83,15 +92,29 @@ def initial_state(user) -> dict:
     }
 
 
+MISSED_SHOWN_FOR = timedelta(days=7)
+
+
+def recent_missed(profile, site_ids, now) -> list:
+    """Missed conversations of the last week that this agent may see, newest first, for follow-up."""
+    team_ids = list(profile.teams.values_list("id", flat=True))
+    return list(
+        Conversation.objects.filter(site_id__in=site_ids, status=Conversation.MISSED, missed_at__gte=now - MISSED_SHOWN_FOR)
+        .filter(Q(team__isnull=True) | Q(team_id__in=team_ids))
+        .select_related("visitor", "cart", "site", "team", "agent__agent_profile")
+        .order_by("-missed_at", "-id")[:50]
+    )
+
+
 def _readable_conversation(user, conversation_id: int) -> Conversation:
     conv = load_conversation(conversation_id)
-    if not agent_serves_site(user, conv.site_id):
-        raise ActionError("forbidden", "you do not serve this conversation's site")
+    if not agent_may_see(user, conv):
+        raise ActionError("forbidden", "this conversation is not on your sites or in your queues")
     return conv
 
 
 def conversation_detail(user, conversation_id: int, last_seq: int = 0) -> dict:
-    """A conversation with its messages after `last_seq`, notes, offers, cart and context, for an agent of its site."""
+    """A conversation with its messages after `last_seq`, notes, offers, cart and context, for an agent who may see it."""
     conv = _readable_conversation(user, conversation_id)
     since = last_seq if 0 <= last_seq <= conv.last_seq else 0
     return {

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from chatdesk.actions import conversations, offers
+from chatdesk.actions import availability, conversations, offers
 from chatdesk.errors import ActionError
-from chatdesk.events import agent_group, layer_event, site_agents_group, visitor_group
+from chatdesk.events import agent_group, layer_event, site_agents_group, team_agents_group, visitor_group
 from chatdesk.frames import CONSOLE_FRAMES
 from chatdesk.models import Conversation
 from chatdesk.serialize import message_dict, note_dict, offer_dict
@@ -21,6 +21,15 @@ def _load_profile(user):
     if not user or not user.is_authenticated:
         return None
     return AgentProfile.objects.filter(user=user).select_related("user").first()
+
+
+def _groups(profile):
+    """The agent's own group, their sites' groups and their teams' groups."""
+    return (
+        [agent_group(profile.user_id)]
+        + [site_agents_group(s) for s in profile.sites.values_list("id", flat=True)]
+        + [team_agents_group(t) for t in profile.teams.values_list("id", flat=True)]
+    )
 
 
 def _site_ids(profile):
@@ -71,9 +80,7 @@ class ConsoleConsumer(FrameConsumer):
             await self.close()  # before accept: HTTP 403
             return
         try:
-            self.groups_joined = [agent_group(self.user.id)] + [
-                site_agents_group(s) for s in await database_sync_to_async(_site_ids)(self.profile)
-            ]
+            self.groups_joined = await database_sync_to_async(_groups)(self.profile)
             for group in self.groups_joined:
                 await self.channel_layer.group_add(group, self.channel_name)
             await self.accept()
@@ -89,6 +96,16 @@ class ConsoleConsumer(FrameConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self._accepted = True
+
+    async def console_regroup(self, event):
+        """Team or site membership changed: follow the new groups and start over from a fresh `state`."""
+        groups = await database_sync_to_async(_groups)(self.profile)
+        for group in set(self.groups_joined) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in set(groups) - set(self.groups_joined):
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
+        await self.send_frame(await database_sync_to_async(initial_state)(self.user))
 
     async def disconnect(self, code):
         if getattr(self, "profile", None) is None:
@@ -170,8 +187,11 @@ class ConsoleConsumer(FrameConsumer):
         )
 
     async def frame_ping(self, frame):
-        await database_sync_to_async(presence.heartbeat)(self.profile)
+        await self.run(presence.heartbeat, self.profile)
         await self.send_frame({"type": "pong"})
+
+    async def frame_left_message_done(self, frame):
+        await self.run(availability.complete_left_message, self.user, frame["left_message_id"], frame["note"])
 
     async def frame_invite(self, frame):
         visitor_id, text = await database_sync_to_async(_invite_target)(self.user, frame["visitor_id"], frame["text"])

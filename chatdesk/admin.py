@@ -203,6 +203,12 @@ class OfferInline(HistoryInline):
     readonly_fields = fields
 
 
+class AssignmentInline(HistoryInline):
+    model = models.Assignment
+    fields = ["agent", "kind", "started_at", "ended_at", "end_reason"]
+    readonly_fields = fields
+
+
 class AttributedOrderInline(HistoryInline):
     model = models.Order
     fk_name = "conversation"
@@ -246,11 +252,12 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["=id", "visitor__public_id", "visitor__email", "visitor__name", "agent__username", "close_note"]
     list_select_related = ["site", "agent", "visitor", "cart"]
     date_hierarchy = "created_at"
-    inlines = [MessageInline, NoteInline, OfferInline, AttributedOrderInline]
+    inlines = [MessageInline, NoteInline, OfferInline, AssignmentInline, AttributedOrderInline]
     actions = ["close_conversations", "reassign_conversations"]
     readonly_fields = ["site", "visitor", "status", "agent", "team", "created_at", "queued_at", "assigned_at",
                        "first_assigned_at", "first_agent_message_at", "last_message_at", "closed_at", "close_reason",
-                       "close_note", "last_seq", "cart", "proactive", "rating", "rating_comment", "rated_at"]
+                       "close_note", "last_seq", "cart", "proactive", "rating", "rating_comment", "rated_at",
+                       "wait_seconds", "over_target", "missed_at", "team_pinned"]
     fields = readonly_fields
 
     def has_add_permission(self, request):
@@ -532,6 +539,34 @@ class InterventionEventAdmin(HistoryAdmin):
     list_filter = ["action", "trigger", "assignment__arm"]
     search_fields = ["trigger", "assignment__visitor__public_id"]
     date_hierarchy = "created_at"
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+@admin.register(models.Assignment)
+class AssignmentAdmin(HistoryAdmin):
+    list_display = ["conversation", "agent", "kind", "started_at", "ended_at", "end_reason"]
+    list_filter = ["kind", "end_reason", "conversation__site", ("agent", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["conversation", "agent"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(models.LeftMessage)
+class LeftMessageAdmin(admin.ModelAdmin):
+    """Messages shoppers left while the site was closed or nobody was online: follow-up tasks."""
+
+    list_display = ["created_at", "site", "visitor", "email", "phone", "reason", "status", "agent", "done_at"]
+    list_filter = ["status", "reason", "site", ("agent", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["text", "email", "phone", "visitor__public_id"]
+    list_select_related = ["site", "visitor", "agent"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["site", "visitor", "conversation", "client_id", "text", "email", "phone", "reason",
+                       "created_at", "assigned_at", "done_at", "done_by"]
+    fields = readonly_fields[:8] + ["status", "agent", "done_note"] + readonly_fields[8:]
+    raw_id_fields = ["agent"]
+
+    def has_add_permission(self, request):
+        return False  # shoppers leave them from the widget
 
 
 # --- follow-ups ----------------------------------------------------------------------------------

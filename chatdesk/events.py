@@ -40,6 +40,21 @@ def site_agents_group(site_id) -> str:
     return f"site.{site_id}.agents"
 
 
+def site_visitors_group(site_id) -> str:
+    """Every widget socket of a site (after `hello`): for site-wide news such as `availability`."""
+    return f"site.{site_id}.visitors"
+
+
+def team_agents_group(team_id) -> str:
+    """Every console socket of the members of one team (queue)."""
+    return f"team.{team_id}.agents"
+
+
+def conversation_audience(conv) -> str:
+    """Who hears about a conversation that has no agent: its team, or else every agent of its site."""
+    return team_agents_group(conv.team_id) if conv.team_id else site_agents_group(conv.site_id)
+
+
 def conversation_watchers_group(conversation_id) -> str:
     return f"conversation.{conversation_id}"
 
@@ -99,6 +114,15 @@ class _Immediate(list):
 
     def append(self, item):
         async_to_sync(publish)([item])
+
+
+def emit_layer_event(group: str, event: dict) -> None:
+    """Send a raw layer event (a consumer method such as `console.regroup`, not a frame) after commit, like `emit`."""
+    collector = getattr(_local, "collector", None)
+    if collector is not None:
+        transaction.on_commit(lambda: collector.append((group, event)))
+        return
+    _sync_batch().append((group, event))
 
 
 @contextmanager

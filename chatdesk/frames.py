@@ -61,6 +61,13 @@ SHOPPER_FRAMES: dict[str, dict[str, Field]] = {
     },
     "sync": {"last_seq": Field("int", min=0)},
     "ping": {},
+    # Offered when the site is closed or no agent is online (welcome.availability); see docs/routing.md.
+    "leave_message": {
+        "client_id": CLIENT_ID,
+        "text": TEXT,
+        "email": Field("str", required=False, max=254, default=""),
+        "phone": Field("str", required=False, max=40, default=""),
+    },
 }
 
 CONSOLE_FRAMES: dict[str, dict[str, Field]] = {
@@ -89,6 +96,10 @@ CONSOLE_FRAMES: dict[str, dict[str, Field]] = {
                  "site": Field("str", required=False, max=64, default="")},
     "visitors": {},
     "ping": {},
+    "left_message_done": {
+        "left_message_id": Field("int", min=1),
+        "note": Field("str", required=False, max=MAX_TEXT, default=""),
+    },
 }
 
 

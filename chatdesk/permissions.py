@@ -37,6 +37,8 @@ SUPERVISOR_PERMISSIONS = {
         "followup": VIEW,
         "calltask": ("view", "change"),      # record a call's outcome
         "contactoptout": ("view", "add"),    # an opt-out given by phone; never removed from here
+        "assignment": VIEW,                  # who held a conversation when: history
+        "leftmessage": ("view", "change"),   # follow up a message left while closed (status, agent, note)
     },
     "agents": {
         "agentprofile": ("view", "change"),  # capacity, sites, teams; accounts are made by superusers

@@ -114,6 +114,7 @@ def conversation_summary(c: Conversation, now: datetime | None = None, returning
         "returning": bool(returning),
         "agent": agent_ref(c.agent),
         "team": c.team.name if c.team_id else None,
+        "team_id": c.team_id,
         "cart_total": money(cart.total) if cart else None,
         "currency": cart.currency if cart else c.site.currency,
         "checkout_step": (cart.checkout_step if cart else None) or c.visitor.checkout_step or None,
@@ -123,6 +124,9 @@ def conversation_summary(c: Conversation, now: datetime | None = None, returning
         "last_message_at": iso(c.last_message_at),
         "last_seq": c.last_seq,
         "priority": round(current_priority(c, now), 2) if waiting else None,
-        "over_target": bool(waiting and (now - c.queued_at).total_seconds() > c.site.target_wait_seconds),
+        # Live while waiting; afterwards whether it ever waited past the target (what reports count).
+        "over_target": bool(c.over_target or (waiting and (now - c.queued_at).total_seconds() > c.site.target_wait_seconds)),
+        "target_wait_seconds": c.site.target_wait_seconds,
+        "missed_at": iso(c.missed_at),
         "close_reason": c.close_reason or None,
     }

@@ -1,12 +1,15 @@
 """The shopper's socket `/ws/widget/<site_key>/`: a thin door onto chatdesk.actions."""
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
+import time
 
-from chatdesk.actions import carts, conversations, interventions, offers, visitors
-from chatdesk.actions.queue import position_of
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from chatdesk.actions import availability, carts, conversations, interventions, offers, visitors
+from chatdesk.actions.queue import position_of, shopper_queue_frame
 from chatdesk.errors import ActionError
-from chatdesk.events import agent_group, visitor_group
+from chatdesk.events import agent_group, site_visitors_group, visitor_group
 from chatdesk.frames import SHOPPER_FRAMES
 from chatdesk.limits import client_address, widget_limiter
 from chatdesk.models import Conversation, Site, site_origin_allowed
@@ -27,10 +30,24 @@ def _welcome(site: Site, token, last_seq: int):
         "visitor_id": str(visitor.public_id),
         "site": {"name": site.name, "greeting": site.greeting, "accent_color": site.accent_color,
                  "currency": site.currency},
+        # Closed, or nobody online: the widget offers `leave_message` (docs/routing.md).
+        "availability": availability.availability(site),
     }
     frame.update(_resume(visitor, last_seq))
     frame["interventions"] = interventions.widget_rules(visitor)
     return visitor, frame
+
+
+def _queue_frame(visitor):
+    conv = Conversation.objects.filter(visitor=visitor, status=Conversation.QUEUED).select_related("site").first()
+    return shopper_queue_frame(conv) if conv else None
+
+
+def _seen(visitor_id: int) -> None:
+    """A widget ping: one indexed UPDATE, so that a socket that dies without a close is noticed (missed conversations)."""
+    from chatdesk.models import Visitor
+
+    Visitor.objects.filter(pk=visitor_id).update(last_seen_at=timezone.now())
 
 
 def _resume(visitor, last_seq: int) -> dict:
@@ -63,6 +80,7 @@ def _conversation_for_typing(visitor):
 
 class WidgetConsumer(FrameConsumer):
     frame_table = SHOPPER_FRAMES
+    SEEN_EVERY = 10.0  # seconds: pings more often than this do not write
 
     async def connect(self):
         self.visitor = None
@@ -100,6 +118,7 @@ class WidgetConsumer(FrameConsumer):
         if getattr(self, "visitor", None) is not None:
             try:
                 await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
+                await self.channel_layer.group_discard(site_visitors_group(self.site.id), self.channel_name)
                 await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
             except UNAVAILABLE_ERRORS as exc:
                 # The socket is gone either way; presence is advisory and `last_seen_at` decides.
@@ -121,14 +140,20 @@ class WidgetConsumer(FrameConsumer):
             await self.channel_layer.group_add(visitor_group(early), self.channel_name)
         visitor, welcome = await database_sync_to_async(_welcome)(self.site, frame["visitor_token"], frame["last_seq"])
         self.visitor = visitor
+        self.seen_at = float("-inf")
         if str(visitor.public_id) != early:
             if early:
                 await self.channel_layer.group_discard(visitor_group(early), self.channel_name)
             await self.channel_layer.group_add(visitor_group(visitor.public_id), self.channel_name)
+        await self.channel_layer.group_add(site_visitors_group(self.site.id), self.channel_name)
         conv = welcome["conversation"]
         self.conversation_id = conv["id"] if conv and conv["status"] in Conversation.OPEN_STATUSES else None
         self.mark_delivered(welcome["messages"])
         await self.send_frame(welcome)
+        if welcome["conversation"] and welcome["conversation"]["status"] == Conversation.QUEUED:
+            queue = await database_sync_to_async(_queue_frame)(visitor)
+            if queue:
+                await self.send_frame(queue)
         # After joining the group, so a prompt for a returning shopper reaches this socket.
         await self.run(interventions.check_server_rules, visitor)
 
@@ -189,4 +214,14 @@ class WidgetConsumer(FrameConsumer):
         )
 
     async def frame_ping(self, frame):
+        if self.visitor is not None and time.monotonic() - self.seen_at >= self.SEEN_EVERY:
+            self.seen_at = time.monotonic()
+            await database_sync_to_async(_seen)(self.visitor.pk)
         await self.send_frame({"type": "pong"})
+
+    async def frame_leave_message(self, frame):
+        self._need_visitor()
+        left, _ = await self.run(
+            availability.leave_message, self.visitor, frame["client_id"], frame["text"], frame["email"], frame["phone"],
+        )
+        await self.send_frame({"type": "left_message", "client_id": frame["client_id"], "left_message_id": left.id})

@@ -26,12 +26,28 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 W = "chatdesk-widget"  # Playwright's CSS selectors pierce the widget's open shadow root
 
 
-def seed_shop():
-    """The demo site with the seeded catalogue, as `seed_demo` makes it (without its slow password hashing)."""
+def seed_shop(agent_online: bool = True):
+    """The demo site with the seeded catalogue, as `seed_demo` makes it (without its slow password hashing).
+
+    With `agent_online`, a colleague is online, so the site is open for chat
+    (`welcome.availability`); with nobody online the widget offers to leave a
+    message instead of the composer (docs/routing.md).
+    """
     site = make_site(name="Demo Store")
     for sku, name, description, price in CATALOGUE:
         Product.objects.create(site=site, sku=sku, name=name, description=description, price=Decimal(price),
                                image_url=f"/static/shopper_widget/demo/{sku.lower()}.svg", url=f"/demo/#{sku}")
+    if agent_online:
+        from django.contrib.auth import get_user_model
+        from django.utils import timezone
+
+        from agents.models import AgentProfile
+
+        user = get_user_model().objects.create(username="olga")
+        profile = AgentProfile.objects.create(user=user, display_name="Olga")
+        profile.sites.add(site)
+        # Set directly: nothing to announce yet (and no event loop may be driven from Playwright's thread).
+        AgentProfile.objects.filter(pk=profile.pk).update(presence=AgentProfile.ONLINE, last_heartbeat_at=timezone.now())
     return site
 
 

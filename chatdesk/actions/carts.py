@@ -192,8 +192,8 @@ def _after_cart_change(cart: Cart) -> None:
         changed = conv.cart_id != cart.id
         conv.cart = cart
         if conv.status == Conversation.QUEUED:
-            refresh_priority(conv)
-            conv.save(update_fields=["cart", "priority_key"])
+            refresh_priority(conv)  # re-ranks, and re-applies the queue rules (cart value)
+            conv.save(update_fields=["cart", "priority_key", "team"])
             broadcast_queue(conv.site)
         elif changed:
             conv.save(update_fields=["cart"])

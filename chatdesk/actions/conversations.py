@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import ActionError
-from ..events import agent_group, emit, site_agents_group, visitor_group
-from ..models import CLOSE_REASONS, Conversation, Message, Note, Visitor
-from ..routing import refresh_priority
+from ..events import agent_group, conversation_audience, emit, visitor_group
+from ..models import CLOSE_REASONS, Assignment, Conversation, Message, Note, Visitor
+from ..routing import refresh_priority, send_to_head
 from ..serialize import agent_ref, conversation_summary, message_dict, note_dict
 from ..text import mask_card_numbers
 from . import fast_append
@@ -35,6 +35,15 @@ def agent_serves_site(user, site_id: int) -> bool:
     return profile is not None and profile.sites.filter(pk=site_id).exists()
 
 
+def agent_may_see(user, conv: Conversation) -> bool:
+    """Agents see their sites' conversations, except that a team's waiting ones are for its members."""
+    if not agent_serves_site(user, conv.site_id):
+        return False
+    if conv.status != Conversation.QUEUED or conv.team_id is None or conv.agent_id == user.id:
+        return True
+    return user.agent_profile.teams.filter(pk=conv.team_id).exists()
+
+
 def _deliver_message(conv: Conversation, msg: Message) -> None:
     # The sending socket gets its `ack`; `skip_origin` keeps it from also
     # receiving the broadcast copy (its other tabs still do).
@@ -46,7 +55,7 @@ def _deliver_message(conv: Conversation, msg: Message) -> None:
     if conv.agent_id:
         emit(agent_group(conv.agent_id), frame, **tag)
     else:
-        emit(site_agents_group(conv.site_id), frame, **tag)
+        emit(conversation_audience(conv), frame, **tag)
 
 
 def _redeliver(msg: Message) -> None:
@@ -61,9 +70,9 @@ def _redeliver(msg: Message) -> None:
 
 
 def emit_conversation(conv: Conversation) -> None:
-    """Tell consoles that a conversation changed (summary on the site's and the agent's groups)."""
+    """Tell consoles that a conversation changed: its audience (team or site) and its agent."""
     frame = {"type": "conversation", "conversation": conversation_summary(conv)}
-    emit(site_agents_group(conv.site_id), frame)
+    emit(conversation_audience(conv), frame)
     if conv.agent_id:
         emit(agent_group(conv.agent_id), frame)
 
@@ -192,39 +201,73 @@ def add_note(user, conversation_id: int, client_id: str, text: str) -> tuple[Not
             conversation=conv, author=user, author_name=user.agent_profile.display_name, text=text, client_id=client_id
         )
         frame = {"type": "note", "note": note_dict(note)}
-        emit(site_agents_group(conv.site_id), frame)
+        emit(conversation_audience(conv), frame)
+        if conv.agent_id:
+            emit(agent_group(conv.agent_id), frame)
     return note, True
 
 
 def claim(user, conversation_id: int) -> Conversation:
-    """Assign a queued conversation to this agent; exactly one of racing claims wins."""
+    """Assign a waiting conversation to this agent; exactly one of racing claims wins, capacity is never exceeded."""
     from agents.models import AgentProfile
 
     with transaction.atomic():
-        # Lock the agent first, then the conversation: every path that assigns takes them in this order.
+        # Lock order, on every path that assigns: agent profile(s) first, by
+        # id, then the conversation. The profile lock serialises everything
+        # that counts this agent's load, so the capacity check below holds.
         profile = AgentProfile.objects.select_for_update().get(user=user)
         conv = _locked_for_agent(user, conversation_id)
         if conv.status != Conversation.QUEUED or conv.agent_id is not None:
             if conv.agent_id == user.id and conv.status == Conversation.ACTIVE:
                 raise ActionError("already_assigned", "this conversation is already yours")
+            if conv.status == Conversation.MISSED:
+                raise ActionError("conversation_closed", "the shopper left before anyone answered (missed)")
             raise ActionError("already_assigned", "another agent has already taken this conversation")
         if conv.team_id and not profile.teams.filter(pk=conv.team_id).exists():
             raise ActionError("forbidden", "this conversation waits in a queue you are not part of")
-        load = Conversation.objects.filter(agent=user, status=Conversation.ACTIVE).count()
+        load = agent_load(user.id)
         if load >= profile.capacity:
             raise ActionError("over_capacity", f"you already hold {load} conversations (capacity {profile.capacity})")
-        return assign_locked(conv, user, profile)
+        return assign_locked(conv, user, profile, Assignment.CLAIM)
 
 
-def assign_locked(conv: Conversation, user, profile) -> Conversation:
-    """Assign a locked, queued conversation to an agent whose profile row is locked."""
+def agent_load(user_id: int) -> int:
+    """Active conversations an agent holds (count under their profile lock to rely on it)."""
+    return Conversation.objects.filter(agent_id=user_id, status=Conversation.ACTIVE).count()
+
+
+def _leave_queue(conv: Conversation, now) -> list[str]:
+    """Record what the reports need when a conversation stops waiting; returns the fields set."""
+    fields = []
+    if conv.wait_seconds is None:
+        conv.wait_seconds = max(int((now - conv.created_at).total_seconds()), 0)
+        fields.append("wait_seconds")
+    if not conv.over_target and (now - conv.queued_at).total_seconds() > conv.site.target_wait_seconds:
+        conv.over_target = True
+        fields.append("over_target")
+    return fields
+
+
+def _end_assignment(conv: Conversation, now, reason: str) -> None:
+    Assignment.objects.filter(conversation=conv, ended_at__isnull=True).update(ended_at=now, end_reason=reason)
+
+
+def assign_locked(conv: Conversation, user, profile, kind: str = Assignment.CLAIM) -> Conversation:
+    """Assign a locked, waiting conversation to an agent whose profile row is locked (capacity checked by the caller)."""
     now = timezone.now()
+    fields = ["status", "agent", "assigned_at", "first_assigned_at", "priority_boost"]
+    if conv.status == Conversation.QUEUED:
+        fields += _leave_queue(conv, now)
     conv.status = Conversation.ACTIVE
     conv.agent = user
     conv.assigned_at = now
+    conv.priority_boost = 0.0
     if conv.first_assigned_at is None:
         conv.first_assigned_at = now
-    conv.save(update_fields=["status", "agent", "assigned_at", "first_assigned_at"])
+    conv.save(update_fields=fields)
+    # The partial unique index on open assignments makes a double assignment
+    # an IntegrityError even if a lock were ever missed.
+    Assignment.objects.create(conversation=conv, agent=user, kind=kind, started_at=now)
     profile.last_assigned_at = now
     profile.save(update_fields=["last_assigned_at"])
     conv = _summary_query().get(pk=conv.pk)
@@ -233,6 +276,37 @@ def assign_locked(conv: Conversation, user, profile) -> Conversation:
         {"type": "assigned", "conversation_id": conv.id, "agent": {"name": profile.display_name}},
     )
     emit_conversation(conv)
+    broadcast_queue(conv.site)
+    return conv
+
+
+def requeue_locked(conv: Conversation, now, reason: str, system_text: str = "") -> Conversation:
+    """Put a locked open conversation back at the head of its site's queue (agent offline, or handed to a queue).
+
+    Its history, cart and queue are kept; the shopper is told with a system
+    message when `system_text` is given. The caller holds the conversation
+    lock and, if it had an agent, that agent's profile lock.
+    """
+    previous_agent = conv.agent_id
+    fields = ["status", "agent", "queued_at", "priority_key", "priority_boost", "team", "team_pinned"]
+    if previous_agent:
+        _end_assignment(conv, now, reason)
+    elif conv.status == Conversation.QUEUED and not conv.over_target:
+        # Moved between queues while waiting: the wait so far still counts against the target.
+        if (now - conv.queued_at).total_seconds() > conv.site.target_wait_seconds:
+            conv.over_target = True
+            fields.append("over_target")
+    conv.status = Conversation.QUEUED
+    conv.agent = None
+    conv.queued_at = now
+    send_to_head(conv)
+    conv.save(update_fields=fields)
+    if system_text:
+        post_system_message(conv, system_text)
+    conv = _summary_query().get(pk=conv.pk)
+    emit_conversation(conv)
+    if previous_agent:
+        emit(agent_group(previous_agent), {"type": "conversation", "conversation": conversation_summary(conv)})
     broadcast_queue(conv.site)
     return conv
 
@@ -247,67 +321,110 @@ def close(user, conversation_id: int, reason: str, note: str = "") -> Conversati
             raise ActionError("conversation_closed", "this conversation is already closed")
         if conv.agent_id not in (None, user.id):
             raise ActionError("not_assigned", "only the assigned agent can close this conversation")
+        now = timezone.now()
+        fields = ["status", "closed_at", "close_reason", "close_note", "agent"]
         was_queued = conv.status == Conversation.QUEUED
+        if was_queued:
+            fields += _leave_queue(conv, now)
+        else:
+            _end_assignment(conv, now, Assignment.CLOSED)
         conv.status = Conversation.CLOSED
-        conv.closed_at = timezone.now()
+        conv.closed_at = now
         conv.close_reason = reason
         conv.close_note = note
         if conv.agent_id is None:
             conv.agent = user
-        conv.save(update_fields=["status", "closed_at", "close_reason", "close_note", "agent"])
+        conv.save(update_fields=fields)
         conv = _summary_query().get(pk=conv.pk)
         emit(visitor_group(conv.visitor.public_id), {"type": "closed", "conversation_id": conv.id, "reason": reason})
         emit_conversation(conv)
-        if was_queued:
-            broadcast_queue(conv.site)
+        # A queued one leaves the queue; an active one frees a slot (new waits, automatic assignment).
+        broadcast_queue(conv.site, agents=was_queued)
     return conv
 
 
+def _transfer_target(site_id: int, to_agent):
+    from agents.models import AgentProfile
+
+    if isinstance(to_agent, bool) or not isinstance(to_agent, (int, str)) or to_agent == "":
+        raise ActionError("invalid_field", "'to_agent' must be an agent's id or username", "to_agent")
+    lookup = {"user_id": to_agent} if isinstance(to_agent, int) else {"user__username": to_agent}
+    target = AgentProfile.objects.filter(sites__id=site_id, **lookup).values_list("pk", flat=True).first()
+    if target is None:
+        raise ActionError("not_found", "no such agent serves this site", "to_agent")
+    return target
+
+
+def _transfer_queue(site_id: int, to_queue):
+    """The team a `to_queue` names on this site; None for the general queue."""
+    from agents.models import Team
+
+    if to_queue in ("", "general", "default"):
+        return None
+    if isinstance(to_queue, bool) or not isinstance(to_queue, (int, str)):
+        raise ActionError("invalid_field", "'to_queue' must be a queue's id or name, or \"general\"", "to_queue")
+    lookup = {"pk": to_queue} if isinstance(to_queue, int) else {"name": to_queue}
+    team = Team.objects.filter(site_id=site_id, **lookup).first()
+    if team is None:
+        raise ActionError("not_found", "no such queue on this site", "to_queue")
+    return team
+
+
 def transfer(user, conversation_id: int, to_agent=None, to_queue=None, note: str = "") -> Conversation:
-    """Hand a conversation to another agent (by id or username) or back to a queue, history and cart kept."""
-    from agents.models import AgentProfile, Team
+    """Hand a conversation to another agent (id or username) or to a queue; history, cart and notes are kept.
+
+    To an agent: they must serve the site, be online or away, and have a free
+    slot. To a queue (a team's id or name, or "general"): it goes to the head
+    of that queue and the cart rules no longer move it.
+    """
+    from agents.models import AgentProfile
 
     if (to_agent is None) == (to_queue is None):
         raise ActionError("invalid_field", "give exactly one of 'to_agent' or 'to_queue'", "to_agent")
+    site_id = Conversation.objects.filter(pk=conversation_id).values_list("site_id", flat=True).first()
+    if site_id is None:
+        raise ActionError("not_found", f"conversation {conversation_id} does not exist")
+    if not agent_serves_site(user, site_id):
+        raise ActionError("forbidden", "you do not serve this conversation's site")
+    target_pk = _transfer_target(site_id, to_agent) if to_agent is not None else None
+    team = _transfer_queue(site_id, to_queue) if to_queue is not None else None
     with transaction.atomic():
+        # Same lock order as claim and automatic assignment: the receiving
+        # agent's profile before the conversation.
+        target = None
+        if target_pk is not None:
+            target = AgentProfile.objects.select_for_update(of=("self",)).select_related("user").get(pk=target_pk)
         conv = _locked_for_agent(user, conversation_id)
         if conv.status not in Conversation.OPEN_STATUSES:
             raise ActionError("conversation_closed", "this conversation is already closed")
         if conv.agent_id not in (None, user.id):
             raise ActionError("not_assigned", "only the assigned agent can transfer this conversation")
-        site = conv.site
-        if to_agent is not None:
-            lookup = {"user_id": to_agent} if isinstance(to_agent, int) and not isinstance(to_agent, bool) else {"user__username": str(to_agent)}
-            target = AgentProfile.objects.select_for_update().filter(sites=site, **lookup).select_related("user").first()
-            if target is None:
-                raise ActionError("not_found", "no such agent serves this site", "to_agent")
+        now = timezone.now()
+        from_name = user.agent_profile.display_name
+        if target is not None:
             if target.user_id == user.id:
                 raise ActionError("invalid_field", "the conversation is already yours", "to_agent")
-            load = Conversation.objects.filter(agent_id=target.user_id, status=Conversation.ACTIVE).count()
+            if target.presence == AgentProfile.OFFLINE:
+                raise ActionError("agent_offline", f"{target.display_name} is offline", "to_agent")
+            load = agent_load(target.user_id)
             if load >= target.capacity:
                 raise ActionError("over_capacity", f"{target.display_name} is at capacity", "to_agent")
-            conv.status = Conversation.QUEUED  # assign_locked moves it to active
-            conv.agent = None
-            conv = assign_locked(conv, target.user, target)
+            if conv.agent_id:
+                _end_assignment(conv, now, Assignment.TRANSFERRED)
+            conv.agent = None  # the status stays: a waiting one leaves the queue in assign_locked
+            conv = assign_locked(conv, target.user, target, Assignment.TRANSFER)
+            where = target.display_name
         else:
-            lookup = {"pk": to_queue} if isinstance(to_queue, int) and not isinstance(to_queue, bool) else {"name": str(to_queue)}
-            team = Team.objects.filter(site=site, **lookup).first()
-            if team is None and to_queue not in ("", "general", "default"):
-                raise ActionError("not_found", "no such queue on this site", "to_queue")
-            conv.status = Conversation.QUEUED
-            conv.agent = None
+            had_agent = conv.agent_id is not None
             conv.team = team
-            conv.queued_at = timezone.now()
-            refresh_priority(conv)
-            conv.save(update_fields=["status", "agent", "team", "queued_at", "priority_key"])
-            conv = _summary_query().get(pk=conv.pk)
-            emit_conversation(conv)
-            broadcast_queue(site)
-        if note:
-            Note.objects.create(
-                conversation=conv, author=user, author_name=user.agent_profile.display_name,
-                text=f"Transfer note: {note}",
-            )
+            conv.team_pinned = True
+            text = "You've been passed on to a colleague: the next available agent will answer you here." if had_agent else ""
+            conv = requeue_locked(conv, now, Assignment.REQUEUED, text)
+            where = f"the {team.name} queue" if team else "the general queue"
+        Note.objects.create(
+            conversation=conv, author=user, author_name=from_name,
+            text=f"Transferred by {from_name} to {where}" + (f": {note}" if note else "."),
+        )
         emit(agent_group(user.id), {"type": "conversation", "conversation": conversation_summary(conv)})
     return conv
 

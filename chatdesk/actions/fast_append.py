@@ -25,14 +25,15 @@ WITH conv AS (
            first_agent_message_at = CASE WHEN %(is_agent)s THEN COALESCE(c.first_agent_message_at, %(now)s)
                                          ELSE c.first_agent_message_at END
      WHERE c.id = %(conversation_id)s AND {rule}
- RETURNING c.id, c.last_seq, c.agent_id, c.site_id, c.visitor_id
+ RETURNING c.id, c.last_seq, c.agent_id, c.site_id, c.visitor_id, c.team_id
 ), msg AS (
     INSERT INTO {msg} (conversation_id, seq, sender, author_id, author_name, text, client_id, created_at)
     SELECT conv.id, conv.last_seq, %(sender)s, %(author_id)s, {author_name}, %(text)s, %(client_id)s, %(now)s
       FROM conv
  RETURNING id, seq, author_name
 )
-SELECT msg.id, msg.seq, msg.author_name, conv.id, conv.agent_id, conv.site_id, conv.visitor_id, v.public_id
+SELECT msg.id, msg.seq, msg.author_name, conv.id, conv.agent_id, conv.site_id, conv.visitor_id, v.public_id,
+       conv.team_id
   FROM msg CROSS JOIN conv JOIN {visitor} v ON v.id = conv.visitor_id
 """
 
@@ -97,8 +98,10 @@ def append(kind: str, conversation_id: int, client_id: str, text: str, visitor_i
         return None
     if row is None:
         return None
-    msg_id, seq, author_name, conv_id, agent_id, site_id, visitor_pk, public_id = row
-    conv = Conversation(id=conv_id, agent_id=agent_id, site_id=site_id, visitor_id=visitor_pk, last_seq=seq)
+    msg_id, seq, author_name, conv_id, agent_id, site_id, visitor_pk, public_id, team_id = row
+    # team_id: an unassigned conversation's messages go to its team's agents only (events.conversation_audience).
+    conv = Conversation(id=conv_id, agent_id=agent_id, site_id=site_id, visitor_id=visitor_pk, last_seq=seq,
+                        team_id=team_id)
     conv.visitor = Visitor(id=visitor_pk, site_id=site_id, public_id=public_id)
     msg = Message(id=msg_id, conversation_id=conv_id, seq=seq, sender=kind, author_id=author_id,
                   author_name=author_name or "", text=text, client_id=client_id, created_at=now)

@@ -16,7 +16,8 @@ from ..events import agent_group, emit, visitor_group
 from ..models import CLOSE_REASONS, Conversation, Note
 from ..permissions import is_supervisor
 from ..serialize import conversation_summary
-from .conversations import _summary_query, assign_locked, emit_conversation
+from ..models import Assignment
+from .conversations import _end_assignment, _leave_queue, _summary_query, assign_locked, emit_conversation
 from .queue import broadcast_queue
 
 
@@ -46,18 +47,24 @@ def supervisor_close(user, conversation_id: int, reason: str, note: str = "") ->
     with transaction.atomic():
         conv = _locked_open(conversation_id)
         was_queued = conv.status == Conversation.QUEUED
+        now = timezone.now()
+        fields = ["status", "closed_at", "close_reason", "close_note"]
+        if was_queued:
+            fields += _leave_queue(conv, now)  # what the reports count about its wait
+        else:
+            _end_assignment(conv, now, Assignment.CLOSED)
         conv.status = Conversation.CLOSED
-        conv.closed_at = timezone.now()
+        conv.closed_at = now
         conv.close_reason = reason
         conv.close_note = note
-        conv.save(update_fields=["status", "closed_at", "close_reason", "close_note"])
+        conv.save(update_fields=fields)
         Note.objects.create(conversation=conv, author=user, author_name=_supervisor_name(user),
                             text=f"Closed by {_supervisor_name(user)}: {reason}" + (f" ({note})" if note else ""))
         conv = _summary_query().get(pk=conv.pk)
         emit(visitor_group(conv.visitor.public_id), {"type": "closed", "conversation_id": conv.id, "reason": reason})
         emit_conversation(conv)
-        if was_queued:
-            broadcast_queue(conv.site)
+        # Closing an active one frees its agent's slot: new waits, and automatic assignment.
+        broadcast_queue(conv.site, agents=was_queued)
     return conv
 
 
@@ -71,7 +78,9 @@ def supervisor_reassign(user, conversation_id: int, to_agent) -> Conversation:
 
     _check(user)
     with transaction.atomic():
-        target = AgentProfile.objects.select_for_update().filter(user=to_agent).select_related("user").first()
+        target = (
+            AgentProfile.objects.select_for_update(of=("self",)).filter(user=to_agent).select_related("user").first()
+        )
         if target is None:
             raise ActionError("not_found", f"{to_agent} is not an agent", "to_agent")
         conv = _locked_open(conversation_id)
@@ -84,9 +93,10 @@ def supervisor_reassign(user, conversation_id: int, to_agent) -> Conversation:
             raise ActionError("over_capacity", f"{target.display_name} is at capacity ({load}/{target.capacity})",
                               "to_agent")
         previous = conv.agent
-        conv.status = Conversation.QUEUED  # assign_locked takes it from the queue
-        conv.agent = None
-        conv = assign_locked(conv, target.user, target)
+        if previous is not None:
+            _end_assignment(conv, timezone.now(), Assignment.TRANSFERRED)
+        conv.agent = None  # the status stays: a waiting one leaves the queue in assign_locked
+        conv = assign_locked(conv, target.user, target, Assignment.TRANSFER)
         who = previous.agent_profile.display_name if previous and hasattr(previous, "agent_profile") else "the queue"
         Note.objects.create(conversation=conv, author=user, author_name=_supervisor_name(user),
                             text=f"Reassigned from {who} to {target.display_name} by {_supervisor_name(user)}")

@@ -30,6 +30,21 @@ class Conversation(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     # Ordering key that already includes ageing: see chatdesk.routing.
     priority_key = models.FloatField(default=0.0)
+    priority_boost = models.FloatField(
+        default=0.0, help_text="Points added when it went back to the queue, so that it went to the head.",
+    )
+    team_pinned = models.BooleanField(
+        default=False, help_text="Sent to its queue by an agent; the cart rules no longer move it.",
+    )
+    # What the reports count (METRICS.md "Service"); see docs/routing.md.
+    wait_seconds = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="First wait: from created to first assigned (or to missed / closed unanswered).",
+    )
+    over_target = models.BooleanField(
+        default=False, help_text="Waited in the queue longer than the site's target wait, at some point.",
+    )
+    missed_at = models.DateTimeField(null=True, blank=True)
     cart = models.ForeignKey("chatdesk.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
     proactive = models.BooleanField(default=False, help_text="Started from a proactive prompt.")
     rating = models.PositiveSmallIntegerField(null=True, blank=True)

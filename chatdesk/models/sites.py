@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 from django.db import models
 
+from ..business_hours import validate_business_hours
+
 
 def hash_api_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -49,8 +51,10 @@ class Site(models.Model):
     weight_wait = models.FloatField(default=2.0, help_text="Priority points per second waited (ageing).")
     weight_returning = models.FloatField(default=40.0, help_text="Priority points for a returning customer.")
     business_hours = models.JSONField(
-        default=dict, blank=True,
-        help_text='Per weekday opening hours in the site timezone, e.g. {"mon": ["09:00", "17:00"]}. Empty: always open.',
+        default=dict, blank=True, validators=[validate_business_hours],
+        help_text='Per weekday opening hours in the site timezone, e.g. {"mon": ["09:00", "17:00"], '
+                  '"tue": [["09:00", "12:00"], ["13:00", "17:00"]], "holidays": ["2026-12-25"]}. '
+                  'Unlisted days are closed. Empty: always open.',
     )
 
     # Widget appearance

@@ -123,6 +123,8 @@ def service_figures(scope: Scope) -> dict:
     row = convs.aggregate(
         conversations=Count("pk"),
         missed=Count("pk", filter=Q(status=Conversation.MISSED)),
+        # Stored when a conversation stops waiting (chatdesk.actions.conversations._leave_queue; docs/routing.md).
+        over_target=Count("pk", filter=Q(over_target=True)),
         closed=Count("pk", filter=Q(status=Conversation.CLOSED)),
         rated_closed=Count("pk", filter=Q(status=Conversation.CLOSED, rating__isnull=False)),
         ratings=Count("pk", filter=Q(rating__isnull=False)),
@@ -143,6 +145,9 @@ def service_figures(scope: Scope) -> dict:
         "csat": ratio(row["satisfied"], row["ratings"]),
         "csat_response_rate": ratio(row["rated_closed"], row["closed"]),
         "chat_conversion_rate": ratio(row["converted"], row["engaged"]),
+        # Conversations that waited longer than their site's target wait (at some point), and their share.
+        "over_target": row["over_target"],
+        "over_target_rate": ratio(row["over_target"], row["conversations"]),
         # Numerators and denominators, so a reader can check the rates.
         "closed": row["closed"],
         "ratings": row["ratings"],

@@ -341,6 +341,9 @@
       case "left_message":
         if (leave && leave.client_id === f.client_id) { leave.state = "done"; leave.error = null; }
         return render();
+      case "availability":  // an agent came online or left, or the site opened or closed (docs/routing.md)
+        availability = { open: f.open, agents_online: f.agents_online, reason: f.reason };
+        return render();
       case "error": return gotError(f);
     }
   }
