@@ -48,12 +48,14 @@ def _typing_target(user, conversation_id):
 
 
 def _invite_target(user, visitor_id: str, text: str):
+    from chatdesk.actions.interventions import mark_invited
     from chatdesk.models import Visitor
 
     visitor = Visitor.objects.filter(public_id=visitor_id, site__agents__user=user).select_related("site").first() \
         if _valid_uuid(visitor_id) else None
     if visitor is None:
         raise ActionError("not_found", "no such visitor on your sites", "visitor_id")
+    mark_invited(visitor)
     return str(visitor.public_id), text or "Hi! Can I help you with your order?"
 
 

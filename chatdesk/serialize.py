@@ -112,6 +112,7 @@ def conversation_summary(c: Conversation, now: datetime | None = None, returning
         "visitor_id": str(c.visitor.public_id),
         "visitor_name": c.visitor.display_name,
         "returning": bool(returning),
+        "proactive": c.proactive,
         "agent": agent_ref(c.agent),
         "team": c.team.name if c.team_id else None,
         "team_id": c.team_id,

@@ -367,3 +367,60 @@ def test_server_rules_also_run_for_carts_stored_directly_by_apply_cart(site):
     clean = validate_cart({"items": [{"sku": "A", "quantity": 1, "unit_price": "12.00"}]})
     apply_cart(site, "demo-1", clean, "store", visitor)
     assert InterventionEvent.objects.filter(trigger="big", action="triggered").count() == 1
+
+
+# --- proactive conversations ----------------------------------------------------------------------
+
+def _open_by_message(visitor, client_id="m1"):
+    from chatdesk.actions.conversations import post_shopper_message
+
+    msg, _ = post_shopper_message(visitor, client_id, "Hello")
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+@pytest.mark.django_db
+def test_a_conversation_opened_after_accepting_a_rule_prompt_is_proactive_and_the_next_one_is_not(site):
+    site.holdout_share = Decimal("0")
+    site.save()
+    rule = InterventionRule.objects.create(site=site, trigger="t", name="r", text="Hi", max_per_visitor=3)
+    visitor = Visitor.objects.create(site=site)
+    assert actions.fire(visitor, rule, timezone.now(), idle_since=timezone.now()) == "treatment"
+    actions.record_intervention(visitor, "t", "shown")
+    actions.record_intervention(visitor, "t", "accepted")
+    first = _open_by_message(visitor)
+    assert first.proactive
+    first.status = Conversation.CLOSED
+    first.save()
+    # One acceptance starts one conversation: coming back later is the shopper's own idea.
+    assert not _open_by_message(visitor, "m2").proactive
+
+
+@pytest.mark.django_db
+def test_a_dismissed_or_stale_acceptance_does_not_make_a_conversation_proactive(site):
+    site.holdout_share = Decimal("0")
+    site.save()
+    rule = InterventionRule.objects.create(site=site, trigger="t", name="r", text="Hi", max_per_visitor=3)
+    dismissed, stale = Visitor.objects.create(site=site), Visitor.objects.create(site=site)
+    for v in (dismissed, stale):
+        actions.fire(v, rule, timezone.now(), idle_since=timezone.now())
+    actions.record_intervention(dismissed, "t", "dismissed")
+    actions.record_intervention(stale, "t", "accepted", now=timezone.now() - actions.PROACTIVE_WINDOW - timedelta(seconds=1))
+    assert not _open_by_message(dismissed).proactive
+    assert not _open_by_message(stale).proactive
+
+
+@pytest.mark.django_db
+def test_accepting_an_agents_invitation_makes_the_conversation_proactive_only_if_one_was_sent(site):
+    invited, uninvited = Visitor.objects.create(site=site), Visitor.objects.create(site=site)
+    with pytest.raises(ActionError) as refused:
+        actions.record_intervention(uninvited, "agent_invite", "accepted")
+    assert refused.value.code == "not_prompted"
+    uninvited.refresh_from_db()
+    assert uninvited.prompt_accepted_at is None
+    actions.mark_invited(invited)
+    actions.record_intervention(invited, "agent_invite", "shown")
+    actions.record_intervention(invited, "agent_invite", "accepted")
+    # An invitation is not a rule: no arm drawn, no event counted towards the lift.
+    assert not InterventionAssignment.objects.exists() and not InterventionEvent.objects.exists()
+    assert _open_by_message(invited).proactive
+    assert not _open_by_message(uninvited).proactive

@@ -16,6 +16,7 @@ from ..routing import refresh_priority, send_to_head
 from ..serialize import agent_ref, conversation_summary, message_dict, note_dict
 from ..text import mask_card_numbers
 from . import fast_append
+from .interventions import PROACTIVE_WINDOW
 from .queue import broadcast_queue
 
 
@@ -107,6 +108,12 @@ def _open_conversation(visitor: Visitor) -> tuple[Conversation, bool]:
 
     now = timezone.now()
     conv = Conversation(site_id=visitor.site_id, visitor=visitor, queued_at=now, cart=current_cart(visitor))
+    # Read under the visitor lock: another tab may have just accepted the prompt.
+    accepted = Visitor.objects.filter(pk=visitor.pk).values_list("prompt_accepted_at", flat=True).first()
+    if accepted is not None and now - accepted <= PROACTIVE_WINDOW:
+        conv.proactive = True
+        # One acceptance starts one conversation; a later chat is the shopper's own idea.
+        Visitor.objects.filter(pk=visitor.pk).update(prompt_accepted_at=None)
     conv.site = visitor.site
     conv.created_at = now
     refresh_priority(conv)

@@ -158,16 +158,36 @@ def widget_triggered(visitor: Visitor, trigger: str, now: datetime | None = None
     return fire(visitor, rule, now, rng, idle_since=now)
 
 
+# How soon after accepting a prompt a new conversation still counts as proactive.
+PROACTIVE_WINDOW = timedelta(minutes=30)
+AGENT_INVITE = "agent_invite"
+
+
+def mark_invited(visitor: Visitor, now: datetime | None = None) -> None:
+    """An agent sent this shopper an invitation (`prompt` with trigger `agent_invite`)."""
+    Visitor.objects.filter(pk=visitor.pk).update(invited_at=now or timezone.now())
+
+
 def record_intervention(visitor: Visitor, trigger: str, action: str, now: datetime | None = None) -> InterventionEvent | None:
     """An `intervention` frame: `triggered` (a widget rule was met) or a prompt's fate.
 
     `shown`, `accepted` and `dismissed` are recorded once per prompt sent;
     repeats are ignored, and a shopper who was never prompted is refused.
+    Accepting marks the shopper's next conversation proactive. An agent's
+    invitation is not a rule (no holdout, no lift): only its acceptance
+    is remembered, and only if an invitation was really sent.
     """
     if action == InterventionEvent.TRIGGERED:
         widget_triggered(visitor, trigger, now)
         return None
     now = now or timezone.now()
+    if trigger == AGENT_INVITE:
+        invited_at = Visitor.objects.filter(pk=visitor.pk).values_list("invited_at", flat=True).first()
+        if invited_at is None or now - invited_at > PROACTIVE_WINDOW:
+            raise ActionError("not_prompted", "no agent invited this shopper", "trigger")
+        if action == InterventionEvent.ACCEPTED:
+            Visitor.objects.filter(pk=visitor.pk).update(prompt_accepted_at=now)
+        return None
     with transaction.atomic():
         assignment = InterventionAssignment.objects.select_for_update().filter(visitor=visitor).first()
         if assignment is None or assignment.arm != InterventionAssignment.TREATMENT:
@@ -183,6 +203,8 @@ def record_intervention(visitor: Visitor, trigger: str, action: str, now: dateti
         if done >= prompts:
             return None
         rule = InterventionRule.objects.filter(site_id=visitor.site_id, trigger=trigger).first()
+        if action == InterventionEvent.ACCEPTED:
+            Visitor.objects.filter(pk=visitor.pk).update(prompt_accepted_at=now)
         return InterventionEvent.objects.create(assignment=assignment, rule=rule, trigger=trigger, action=action,
                                                 created_at=now)
 

@@ -26,6 +26,11 @@ class Visitor(models.Model):
     checkout_step = models.CharField(max_length=16, blank=True)
     step_changed_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # A proactive start: when an agent last invited this shopper, and when the
+    # shopper last accepted a prompt (a rule's or an agent's). The next
+    # conversation opened soon after an acceptance is marked proactive.
+    invited_at = models.DateTimeField(null=True, blank=True)
+    prompt_accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["site", "last_seen_at"])]

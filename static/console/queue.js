@@ -75,6 +75,7 @@ export function mountQueue(root, ctx) {
       h("div", { class: "conv-top" },
         h("span", { class: "conv-name" }, c.visitor_name || "Visitor"),
         c.returning ? h("span", { class: "badge badge-returning", title: "Returning customer" }, svgIcon("repeat", { size: 11 }), "Returning") : null,
+        c.proactive ? h("span", { class: "badge badge-proactive", title: "Started from a proactive invitation" }, "Invited") : null,
         h("span", { class: "conv-value", "data-testid": "cart-total" }, c.cart_total ? money(c.cart_total, c.currency) : "No cart")),
       h("div", { class: "conv-meta" }, meta,
         unread ? h("span", { class: "unread", title: `${unread} unread`, "data-testid": "unread" }, unread) : null),
@@ -88,7 +89,7 @@ export function mountQueue(root, ctx) {
     const rows = store.list();
     reconcile(list, rows, {
       key: (c) => c.id,
-      version: (c) => [c.status, c.cart_total, c.checkout_step, c.waiting_since, c.over_target, c.returning, c.last_seq,
+      version: (c) => [c.status, c.cart_total, c.checkout_step, c.waiting_since, c.over_target, c.returning, c.proactive, c.last_seq,
         c.agent && c.agent.id, c.last_text, store.unread(c.id), c.id === store.openId, c.id === store.selectedId,
         c.visitor_name].join("|"),
       render: row,
