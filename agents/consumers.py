@@ -1,15 +1,13 @@
 """The agent console's socket `/ws/console/`: a thin door onto chatdesk.actions."""
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
-
 from chatdesk.actions import availability, conversations, offers
 from chatdesk.errors import ActionError
 from chatdesk.events import agent_group, layer_event, site_agents_group, team_agents_group, visitor_group
 from chatdesk.frames import CONSOLE_FRAMES
 from chatdesk.models import Conversation
 from chatdesk.serialize import message_dict, note_dict, offer_dict
-from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, log
+from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, database_sync_to_async, log
 
 from . import presence
 from .at_checkout import visitors_at_checkout

@@ -64,6 +64,7 @@ class Tracker:
     sent: dict[int, Sent] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     out_of_order: int = 0
+    frames_seen: int = 0
     stray: int = 0
     other_frames: Counter = field(default_factory=Counter)
 
@@ -146,17 +147,27 @@ class Sock:
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def open(cls, url: str, tracker: Tracker, role: str, cookie: str | None = None) -> "Sock":
+    async def open(cls, url: str, tracker: Tracker, role: str, cookie: str | None = None, tries: int = 4) -> "Sock":
+        """Connect; a handshake the server drops (Daphne closes sockets not accepted within 5 s) is retried and counted."""
         headers = {"Cookie": cookie} if cookie else None
-        ws = await websockets.connect(url, origin=ORIGIN, additional_headers=headers, compression=None,
-                                      max_size=None, open_timeout=60, ping_interval=None, close_timeout=1)
-        return cls(ws, tracker, role)
+        for attempt in range(tries):
+            try:
+                ws = await websockets.connect(url, origin=ORIGIN, additional_headers=headers, compression=None,
+                                              max_size=None, open_timeout=60, ping_interval=None, close_timeout=1)
+                return cls(ws, tracker, role)
+            except (websockets.InvalidMessage, websockets.InvalidStatus, OSError, asyncio.TimeoutError):
+                tracker.other_frames["connect_retry"] += 1
+                if attempt == tries - 1:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _read(self):
         tracker = self.tracker
         try:
             async for raw in self.ws:
                 at = now_ns()
+                tracker.frames_seen += 1
                 frame = orjson.loads(raw)
                 ftype = frame.get("type")
                 if ftype == "message":
@@ -310,3 +321,17 @@ class Traffic:
         while self.tracker.pending(step) and loop.time() - start < timeout:
             await asyncio.sleep(0.05)
         return loop.time() - start
+
+
+async def settle(tracker: Tracker, quiet_seconds: float = 2.0, timeout: float = 300.0) -> float:
+    """Wait until no frame has arrived for `quiet_seconds` (the set-up's broadcasts drained); returns the wait."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    last, quiet_since = tracker.frames_seen, loop.time()
+    while loop.time() - start < timeout:
+        await asyncio.sleep(0.25)
+        if tracker.frames_seen != last:
+            last, quiet_since = tracker.frames_seen, loop.time()
+        elif loop.time() - quiet_since >= quiet_seconds:
+            break
+    return loop.time() - start

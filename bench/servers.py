@@ -44,7 +44,8 @@ class Server:
 
     def command(self) -> list[str]:
         if self.kind == "daphne":
-            return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), APP]
+            # -v 0: no access-log line per socket (uvicorn: --no-access-log), as in production.
+            return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), APP]
         if self.kind == "uvicorn":
             return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
                     "--lifespan", "off", "--no-access-log", "--log-level", "warning",

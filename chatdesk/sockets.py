@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from redis.exceptions import RedisError
-
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
+from redis.exceptions import RedisError
 
 from . import events
 from .errors import ActionError
@@ -51,7 +52,40 @@ def _run_collecting_safely(fn, args, kwargs):
         close_old_connections()
         raise
 
-_db_call = database_sync_to_async(_run_collecting_safely)
+def _db_threads() -> int:
+    # SQLite has one writer at a time: more threads would only queue on its lock.
+    if connection.vendor == "sqlite":
+        return 1
+    return max(1, int(os.environ.get("CHATDESK_DB_THREADS", "8")))
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def database_sync_to_async(fn):
+    """Channels' `database_sync_to_async` on a small pool of threads instead of one per process.
+
+    With one thread, every socket of a process waits for every other
+    socket's transaction, commit flush included, in turn. On a pool, while
+    one transaction waits for its commit to reach the disk the others run, and
+    PostgreSQL flushes their commits together. Each socket still handles its
+    frames one at a time, and row locks keep `seq` gap-free; each thread has
+    its own connection (CHATDESK_DB_THREADS, default 8, per process).
+    """
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_db_threads(), thread_name_prefix="chatdesk-db")
+    return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_pool)
+
+
+_db_call = None
+
+
+def _db():
+    global _db_call
+    if _db_call is None:
+        _db_call = database_sync_to_async(_run_collecting_safely)
+    return _db_call
 
 # Close codes of our own (Daphne's autobahn lets an application use only 1000
 # and 3000-4999): both mean "reconnect, then resync by seq".
@@ -102,7 +136,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def run(self, fn, *args, **kwargs):
         """Run a domain action in a worker thread, then publish what it emitted (after its commit)."""
-        result, emitted = await _db_call(fn, args, kwargs)
+        result, emitted = await _db()(fn, args, kwargs)
         if emitted:
             await self.publish(emitted)
         return result

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chatdesk.actions import availability, carts, conversations, interventions, offers, visitors
@@ -14,7 +13,7 @@ from chatdesk.frames import SHOPPER_FRAMES
 from chatdesk.limits import client_address, widget_limiter
 from chatdesk.models import Conversation, Site, site_origin_allowed
 from chatdesk.serialize import message_dict, offer_dict
-from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, log
+from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, database_sync_to_async, log
 
 
 def _load_site(key: str):
@@ -22,6 +21,7 @@ def _load_site(key: str):
 
 
 def _welcome(site: Site, token, last_seq: int):
+    given = token
     visitor, token = visitors.resolve_visitor(site, token)
     visitors.mark_connected(visitor, +1)
     frame = {
@@ -33,7 +33,10 @@ def _welcome(site: Site, token, last_seq: int):
         # Closed, or nobody online: the widget offers `leave_message` (docs/routing.md).
         "availability": availability.availability(site),
     }
-    frame.update(_resume(visitor, last_seq))
+    if token == given:
+        frame.update(_resume(visitor, last_seq))
+    else:  # a visitor made just now has no conversation yet: no queries to ask
+        frame.update({"conversation": None, "messages": [], "offers": []})
     frame["interventions"] = interventions.widget_rules(visitor)
     return visitor, frame
 
