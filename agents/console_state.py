@@ -77,7 +77,8 @@ def initial_state(user) -> dict:
         "open_conversations": with_previews(_summaries(
             Conversation.objects.filter(site_id__in=site_ids, status__in=Conversation.OPEN_STATUSES).order_by("created_at")
         )),
-        "missed": [conversation_summary(c, now) for c in recent_missed(profile, site_ids, now)],
+        # With the last message, so that the Follow-ups list says what the shopper wanted.
+        "missed": with_previews([conversation_summary(c, now) for c in recent_missed(profile, site_ids, now)]),
         "left_messages": pending_left_messages(profile),
         "agents": site_agents(site_ids),
         # Every queue of the agent's sites (transfers may go to any); `my_teams` are those they take from.

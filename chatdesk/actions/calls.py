@@ -66,6 +66,8 @@ def call_task_dict(task: CallTask, detail: bool = True) -> dict:
         },
         "visitor_id": str(visitor.public_id) if visitor else None,
         "cart": cart_dict(cart),
+        # How far the checkout got (the cart's own step may have gone back since): what the agent asks about.
+        "reached_step": cart.max_step_reached or cart.checkout_step or None,
         "abandoned_at": iso(cart.abandoned_at),
         # Shown so that nobody calls a shopper who has since ordered or asked not to be contacted.
         "ordered": _ordered(cart),

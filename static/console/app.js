@@ -170,6 +170,7 @@ socket.on("agent", (frame) => store.applyAgent(frame.agent));
 socket.on("presence", (frame) => store.applyPresence(frame.status));
 socket.on("visitor", (frame) => store.applyVisitor(frame));
 socket.on("visitors", (frame) => store.applyVisitors(frame.visitors || []));
+socket.on("left_message", (frame) => store.applyLeftMessage(frame.left_message));
 
 socket.on("error", (frame) => {
   if (frame.client_id && store.applySendError(frame)) {

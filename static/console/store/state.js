@@ -37,6 +37,8 @@ export class Store {
     this.queueBySite = new Map(); // site key -> [ids] in priority order
     this.threads = new Map();
     this.visitors = new Map(); // visitor_id -> row
+    this.missed = new Map(); // id -> summary of a conversation the shopper left before anyone answered (7 days)
+    this.leftMessages = new Map(); // id -> an open left message that is this agent's or nobody's yet
     this.openId = null;
     this.selectedId = null;
     this.filter = "waiting";
@@ -195,11 +197,13 @@ export class Store {
       this.queueBySite.get(c.site).push(c.id);
     }
     this.visitors = new Map((frame.visitors || []).map((v) => [v.visitor_id, v]));
+    this.missed = new Map((frame.missed || []).map((c) => [c.id, c]));
+    this.leftMessages = new Map((frame.left_messages || []).map((m) => [m.id, m]));
     // Threads we are not looking at may have missed frames while we were away: fetch them again on open.
     for (const [id, thread] of this.threads) if (id !== this.openId) thread.loaded = false;
     const fresh = this.noteQueued(frame.queue || [], !this.stateSeen);
     this.stateSeen = true;
-    this.changed("me", "conversations", "queue", "visitors", "agents", "open");
+    this.changed("me", "conversations", "queue", "visitors", "agents", "open", "followups");
     return fresh;
   }
 
@@ -245,6 +249,12 @@ export class Store {
     }
     if (summary.status !== "queued") {
       for (const [site, ids] of this.queueBySite) this.queueBySite.set(site, ids.filter((id) => id !== summary.id));
+    }
+    if (summary.status === "missed") {
+      // Missed stays listed for follow-up (Follow-ups tab) though it left the open set.
+      const rest = Array.from(this.missed).filter(([id]) => id !== summary.id);
+      this.missed = new Map([[summary.id, after], ...rest]); // newest first, as in `state`
+      this.changed("followups");
     }
     const thread = this.threads.get(summary.id);
     if (thread && summary.last_seq > thread.lastSeq && thread.loaded) thread.stale = true;
@@ -433,6 +443,19 @@ export class Store {
     this.changed("visitors");
   }
 
+  /**
+   * `left_message`: one left message was left, assigned or done. Listed while open and this agent's or
+   * nobody's, as in `state` (server: pending_left_messages); anything else drops out of the list.
+   */
+  applyLeftMessage(m) {
+    const listed = m.status === "open" && (!m.agent || m.agent.id === this.myId);
+    const before = this.leftMessages.get(m.id) || null;
+    if (listed) this.leftMessages.set(m.id, m);
+    else this.leftMessages.delete(m.id);
+    this.changed("followups");
+    return before;
+  }
+
   // --- local UI state -------------------------------------------------------------------
 
   setFilter(filter) {
@@ -443,6 +466,11 @@ export class Store {
   select(id) {
     this.selectedId = id;
     this.changed("queue", "selection");
+  }
+
+  /** Show a conversation we hold only a summary of (a missed one) before its `detail` arrives. */
+  adopt(summary) {
+    if (!this.conversations.has(summary.id)) this.conversations.set(summary.id, summary);
   }
 
   open(id) {

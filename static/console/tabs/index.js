@@ -8,5 +8,6 @@ actions, shortcuts, toasts and notifications; see app.js.
 import inbox from "./inbox.js";
 import visitors from "./visitors.js";
 import abandoned from "./abandoned.js";
+import followups from "./followups.js";
 
-export default [inbox, visitors, abandoned];
+export default [inbox, visitors, abandoned, followups];
