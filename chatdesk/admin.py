@@ -451,12 +451,18 @@ class OrderLineInline(HistoryInline):
 @admin.register(models.Order)
 class OrderAdmin(HistoryAdmin):
     list_display = ["order_id", "site", "total", "currency", "created_at", "conversation_link", "offer_revenue",
-                    "source"]
-    list_filter = ["site", "source", AttributedFilter, "currency"]
+                    "source", "cancel_reason"]
+    list_filter = ["site", "source", AttributedFilter, "cancel_reason", "currency"]
     search_fields = ["order_id", "email", "cart__cart_token"]
     list_select_related = ["site", "conversation"]
     date_hierarchy = "created_at"
     inlines = [OrderLineInline]
+
+    def get_queryset(self, request):
+        # Cancelled and refunded orders are kept for the record: show them too.
+        qs = models.Order.all_objects.get_queryset()
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
 
     @admin.display(description="attributed to")
     def conversation_link(self, obj):

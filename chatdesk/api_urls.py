@@ -16,6 +16,7 @@ urlpatterns = [
          name="api-docs"),
     path("api/v1/carts/<str:cart_token>/", storeapi.CartView.as_view(), name="api-cart"),
     path("api/v1/orders/", storeapi.OrderView.as_view(), name="api-orders"),
+    path("api/v1/orders/<str:order_id>/cancel/", storeapi.OrderCancelView.as_view(), name="api-order-cancel"),
     path("api/v1/agent/abandoned-carts/", AbandonedCartsView.as_view(), name="agent-abandoned-carts"),
     path("hooks/shopify/<slug:site_key>/", webhooks.shopify, name="hook-shopify"),
     path("hooks/woocommerce/<slug:site_key>/", webhooks.woocommerce, name="hook-woocommerce"),

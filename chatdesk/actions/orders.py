@@ -195,7 +195,9 @@ def record_order(site: Site, clean: dict, source: str) -> tuple[Order, bool]:
 
 
 def _record(site, clean, source, visitor, cart_token, checkout_token, wanted, attribute_order):
-    order = Order.objects.select_for_update().filter(site=site, order_id=clean["order_id"]).first()
+    # All orders, cancelled ones too: a late or replayed placement never revives
+    # a cancellation (webhooks arrive in any order), and never doubles a row.
+    order = Order.all_objects.select_for_update().filter(site=site, order_id=clean["order_id"]).first()
     cart = find_cart(site, cart_token, checkout_token)
     if cart is None and visitor is not None:
         # Only a visitor given: the order completes their recent open cart.
@@ -239,9 +241,29 @@ def _record(site, clean, source, visitor, cart_token, checkout_token, wanted, at
         order.cart = cart
         if mark_cart_ordered(cart, order):
             _after_cart_change(cart)
-    if changed:
+    if changed and order.cancelled_at is None:
         attribute_order(order)
     return order, created
+
+
+def cancel_order(site: Site, order_id: str, reason: str = Order.CANCELLED, at=None) -> Order | None:
+    """The store cancelled or refunded an order: it stops counting in every figure.
+
+    Returns the order, or None when ChatDesk never heard of it (nothing is
+    stored then). Idempotent: a second cancellation keeps the first time.
+    The row, its lines and its attribution stay for the record (admin).
+    """
+    if reason not in (Order.CANCELLED, Order.REFUNDED):
+        raise ActionError("invalid_field", f"'status' must be placed, {Order.CANCELLED} or {Order.REFUNDED}", "status")
+    with transaction.atomic():
+        order = Order.all_objects.select_for_update().filter(site=site, order_id=str(order_id)[:100]).first()
+        if order is None:
+            return None
+        if order.cancelled_at is None:
+            order.cancelled_at = at or timezone.now()
+            order.cancel_reason = reason
+            order.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])
+    return order
 
 
 def join_late_order(cart: Cart) -> Order | None:

@@ -95,7 +95,7 @@ def erase_visitor(visitor: Visitor) -> Erased:
         done.conversations = convs.filter(~Q(close_note="") | ~Q(rating_comment="")).update(close_note="", rating_comment="")
         done.page_views = PageView.objects.filter(visitor=visitor).exclude(url="", title="").update(url="", title="")
         done.add(_erase_carts(Cart.objects.filter(visitor=visitor)))
-        done.orders = Order.objects.filter(visitor=visitor).exclude(email="").update(email="")
+        done.orders = Order.all_objects.filter(visitor=visitor).exclude(email="").update(email="")
         for name in ("name", "email", "phone", "current_url", "current_title"):
             setattr(visitor, name, "")
         visitor.identified = visitor.consent_email = visitor.consent_sms = False
@@ -116,7 +116,7 @@ def erase_by_email(site: Site, email: str) -> Erased:
         done.add(erase_visitor(visitor))
     with transaction.atomic():
         done.add(_erase_carts(Cart.objects.filter(site=site, email__iexact=email)))
-        done.orders += Order.objects.filter(site=site, email__iexact=email).update(email="")
+        done.orders += Order.all_objects.filter(site=site, email__iexact=email).update(email="")
     return done
 
 
@@ -147,6 +147,6 @@ def purge_expired(now=None) -> Erased:
             done.add(_erase_carts(old_carts))
             # Raw bodies older than the retention period: the journey survives as cart events.
             done.snapshots += CartSnapshot.objects.filter(cart__site=site, received_at__lt=cutoff).delete()[0]
-            done.orders += Order.objects.filter(site=site, created_at__lt=cutoff).exclude(email="").update(email="")
+            done.orders += Order.all_objects.filter(site=site, created_at__lt=cutoff).exclude(email="").update(email="")
     return done
 

@@ -29,7 +29,23 @@ CLOSE_REASONS = {
 }
 
 
+class PlacedOrderManager(models.Manager):
+    """Orders that still stand: a cancelled or refunded order counts nowhere.
+
+    It is the default manager on purpose, so that every figure (conversion,
+    attributed and offer revenue, recovered carts, the lift) leaves cancelled
+    orders out without each query having to remember. `Order.all_objects`
+    sees them all (upserts, admin, privacy).
+    """
+
+    def get_queryset(self):
+        return super().get_queryset().filter(cancelled_at__isnull=True)
+
+
 class Order(models.Model):
+    CANCELLED, REFUNDED = "cancelled", "refunded"
+    CANCEL_REASONS = [(CANCELLED, "Cancelled"), (REFUNDED, "Refunded")]
+
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="orders")
     order_id = models.CharField(max_length=100)
     cart = models.ForeignKey(Cart, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
@@ -51,8 +67,14 @@ class Order(models.Model):
     )
     attributed_at = models.DateTimeField(null=True, blank=True)
     offer_revenue = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=16, blank=True, choices=CANCEL_REASONS)
+
+    objects = PlacedOrderManager()
+    all_objects = models.Manager()
 
     class Meta:
+        base_manager_name = "all_objects"
         constraints = [models.UniqueConstraint(fields=["site", "order_id"], name="order_unique_id")]
         indexes = [
             models.Index(fields=["site", "created_at"]),

@@ -131,6 +131,18 @@ class OrderOut(serializers.Serializer):
     attributed_conversation_id = serializers.IntegerField(allow_null=True)
 
 
+class OrderCancelSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=["cancelled", "refunded"], default="cancelled",
+                                     help_text="Why the order no longer stands.")
+    cancelled_at = serializers.DateTimeField(required=False, help_text="When the store cancelled it (default: now).")
+
+
+class OrderCancelOut(serializers.Serializer):
+    order_id = serializers.CharField()
+    cancelled_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
 class ErrorOut(serializers.Serializer):
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)

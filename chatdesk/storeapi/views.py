@@ -7,11 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from ..actions.carts import record_store_cart
-from ..actions.orders import find_visitor, record_order
+from ..actions.orders import cancel_order, find_visitor, record_order
 from ..errors import ActionError
 from ..serialize import money
 from .auth import IsStore, SiteKeyAuthentication
-from .serializers import CartBodySerializer, CartOut, ErrorOut, OrderBodySerializer, OrderOut
+from .serializers import (CartBodySerializer, CartOut, ErrorOut, OrderBodySerializer, OrderCancelOut,
+                          OrderCancelSerializer, OrderOut)
 
 ERROR_STATUS = {"forbidden": 403, "not_found": 404}
 
@@ -136,3 +137,21 @@ class OrderView(StoreAPIView):
         body.is_valid(raise_exception=True)
         order, created = record_order(self.site, body.validated_data, "api")
         return Response(order_out(order, created), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class OrderCancelView(StoreAPIView):
+    @extend_schema(
+        operation_id="cancel_order", tags=["Store API"],
+        summary="Cancel or refund a recorded order: it stops counting in conversion and revenue",
+        request=OrderCancelSerializer,
+        responses={200: OrderCancelOut,
+                   404: OpenApiResponse(ErrorOut, description="No order with this id was recorded for the site."),
+                   **ERRORS},
+    )
+    def post(self, request, order_id: str):
+        body = OrderCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = cancel_order(self.site, order_id, body.validated_data["reason"], body.validated_data.get("cancelled_at"))
+        if order is None:
+            raise ActionError("not_found", f"no order '{order_id[:100]}' was recorded for this site", "order_id")
+        return Response({"order_id": order.order_id, "cancelled_at": order.cancelled_at, "reason": order.cancel_reason})

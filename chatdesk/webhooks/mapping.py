@@ -188,6 +188,8 @@ def shopify_order(payload: dict) -> dict:
 WC_PAID = {"processing", "completed", "on-hold"}
 # An order in these states is a checkout in progress: the cart reached payment.
 WC_OPEN = {"pending", "failed", "checkout-draft"}
+# An order in these states no longer stands: a recorded one stops counting.
+WC_CANCELLED = {"cancelled", "refunded"}
 
 
 def woocommerce_items(payload: dict) -> list[dict]:

@@ -20,10 +20,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..actions.carts import record_store_cart, validate_cart
-from ..actions.orders import parse_timestamp, record_order
+from ..actions.orders import cancel_order, parse_timestamp, record_order
 from ..currencies import is_currency
 from ..errors import ActionError
-from ..models import Site, Visitor, WebhookDelivery
+from ..models import Order, Site, Visitor, WebhookDelivery
 from . import mapping
 from .signing import verify
 
@@ -104,10 +104,37 @@ def _shopify_order(site, platform, payload):
     return _store_order(site, platform, mapping.shopify_order(payload))
 
 
+def _cancelled(site: Site, order_id, reason: str, at=None) -> dict:
+    """A cancellation of an order we recorded; one we never heard of is acknowledged and stores nothing."""
+    if isinstance(order_id, bool) or not isinstance(order_id, (int, str)) or not str(order_id).strip():
+        raise ActionError("invalid_field", "a cancelled order needs its 'id'", "id")
+    order = cancel_order(site, str(order_id), reason, at)
+    if order is None:
+        return {"ignored": True, "order_id": str(order_id)[:100]}
+    return {"order_id": order.order_id, "cancelled": True}
+
+
+def _shopify_cancelled(site, platform, payload):
+    at = payload.get("cancelled_at")
+    return _cancelled(site, payload.get("id"), Order.CANCELLED,
+                      parse_timestamp(at, "cancelled_at") if at else None)
+
+
+def _shopify_order_updated(site, platform, payload):
+    # Shopify sends orders/updated for every edit; only a cancellation or a full refund matters here.
+    if payload.get("cancelled_at"):
+        return _shopify_cancelled(site, platform, payload)
+    if payload.get("financial_status") == "refunded":
+        return _cancelled(site, payload.get("id"), Order.REFUNDED)
+    return {"ignored": True}
+
+
 SHOPIFY_TOPICS = {
     "checkouts/create": _shopify_checkout,
     "checkouts/update": _shopify_checkout,
     "orders/create": _shopify_order,
+    "orders/cancelled": _shopify_cancelled,
+    "orders/updated": _shopify_order_updated,
 }
 
 
@@ -139,6 +166,8 @@ def _woocommerce_order(site, platform, payload):
         return _store_order(site, platform, mapping.woocommerce_order(payload))
     if status in mapping.WC_OPEN and mapping.woocommerce_cart_token(payload):
         return _store_cart(site, platform, mapping.woocommerce_cart(payload, site.currency))
+    if status in mapping.WC_CANCELLED:
+        return _cancelled(site, payload.get("id"), Order.REFUNDED if status == "refunded" else Order.CANCELLED)
     return {"ignored": True, "order_status": status if isinstance(status, str) else None}
 
 
