@@ -170,3 +170,21 @@ def _drop_stray_sessions_at_the_end(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         end_other_db_sessions()
+
+
+@pytest.fixture(autouse=True)
+def _a_channel_layer_per_test():
+    """Each test gets a fresh channel layer object.
+
+    pytest-asyncio runs every test on a new event loop, and channels_redis'
+    layer keeps asyncio locks and a receive buffer bound to the loop that
+    first used them: a layer carried over from an earlier test whose
+    consumers were torn down mid-receive failed later tests with "Lock ...
+    is bound to a different event loop". Production has one loop per
+    process, so this only concerns tests.
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
