@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from chatdesk.actions.availability import pending_left_messages
 from chatdesk.actions.conversations import agent_may_see, load_conversation
-from chatdesk.actions.queue import visible_queue
+from chatdesk.actions.queue import QUEUE_SHOWN, visible_queue, visible_queue_totals
 from chatdesk.errors import ActionError
 from chatdesk.models import CLOSE_REASONS, OFFER_KINDS, Conversation, Message, Product
 from chatdesk.serialize import cart_dict, conversation_summary, message_dict, money, note_dict, offer_dict
@@ -19,10 +19,12 @@ from .models import AgentProfile, CannedReply, Team
 from .presence import agent_frame
 
 PRODUCT_RESULTS = 20
+OPEN_SHOWN = 300  # active conversations of the sites sent in `state` for "all open"
 
 
-def _summaries(query) -> list[dict]:
-    return [conversation_summary(c) for c in query.select_related("visitor", "cart", "site", "team", "agent__agent_profile")]
+def _summaries(query, limit: int | None = None) -> list[dict]:
+    query = query.select_related("visitor", "cart", "site", "team", "agent__agent_profile")
+    return [conversation_summary(c) for c in (query[:limit] if limit is not None else query)]
 
 
 def with_previews(summaries: list[dict]) -> list[dict]:
@@ -71,11 +73,13 @@ def initial_state(user) -> dict:
         "agent": agent_frame(profile, load=sum(1 for c in mine if c.status == Conversation.ACTIVE)),
         "sites": [{"id": s.id, "key": s.key, "name": s.name, "currency": s.currency,
                    "routing_mode": s.routing_mode, "target_wait_seconds": s.target_wait_seconds} for s in sites],
-        "queue": with_previews([conversation_summary(c, now) for c in visible_queue(profile, site_ids)]),
+        # The first QUEUE_SHOWN by priority; `queue_totals` counts every one waiting, per site.
+        "queue": with_previews([conversation_summary(c, now) for c in visible_queue(profile, site_ids, QUEUE_SHOWN)]),
+        "queue_totals": visible_queue_totals(profile, site_ids),
         "conversations": with_previews([conversation_summary(c, now) for c in mine]),
-        # The whole site's open conversations, for the "all open" filter.
+        # The sites' active conversations (latest first), for the "all open" filter; the waiting ones are in `queue`.
         "open_conversations": with_previews(_summaries(
-            Conversation.objects.filter(site_id__in=site_ids, status__in=Conversation.OPEN_STATUSES).order_by("created_at")
+            Conversation.objects.filter(site_id__in=site_ids, status=Conversation.ACTIVE).order_by("-created_at"), OPEN_SHOWN,
         )),
         # With the last message, so that the Follow-ups list says what the shopper wanted.
         "missed": with_previews([conversation_summary(c, now) for c in recent_missed(profile, site_ids, now)]),

@@ -31,6 +31,8 @@ def configure(database_url: str, redis_url: str, prefix: str, layer: str) -> dic
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CHATDESK_LOG_LEVEL": "WARNING",
+        # Every generated shopper comes from 127.0.0.1; in production each has their own address.
+        "CHATDESK_WIDGET_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)

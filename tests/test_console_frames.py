@@ -232,3 +232,33 @@ async def test_a_closed_conversation_leaves_the_queue_and_the_open_list(site, al
     assert await sync_to_async(Conversation.objects.filter(status="closed").count)() == 1
     for s in (shopper, agent):
         await s.close()
+
+
+async def test_with_more_waiting_than_a_console_lists_the_frames_carry_the_top_ones_and_the_full_count(
+        site, alice, monkeypatch):
+    """Thousands waiting made `state` and `queue` frames megabytes (over the 1 MiB websocket limit): they are capped."""
+    from chatdesk.actions import queue as queue_rules
+
+    monkeypatch.setattr(queue_rules, "QUEUE_SHOWN", 3)
+    monkeypatch.setattr("agents.console_state.QUEUE_SHOWN", 3)
+    shoppers, carts = [], ["10.00", "90.00", "30.00", "70.00", "50.00"]
+    for i, total in enumerate(carts):
+        s = await widget()
+        await s.send({"type": "cart", "cart": {"currency": "USD", "checkout_step": "payment", "items": [
+            {"sku": "TEE-1", "quantity": 1, "unit_price": total}]}})
+        await _queued(s, client_id=f"c{i}")
+        shoppers.append(s)
+    agent = await console(alice)
+    assert [c["cart_total"] for c in agent.state["queue"]] == ["90.00", "70.00", "50.00"]
+    assert agent.state["queue_totals"] == {"demo-store": 5}
+    # A sixth shopper: every console gets the top three again and the new count.
+    sixth = await widget()
+    await sixth.send({"type": "cart", "cart": {"currency": "USD", "checkout_step": "payment", "items": [
+        {"sku": "TEE-1", "quantity": 1, "unit_price": "80.00"}]}})
+    await _queued(sixth, client_id="c6")
+    frame = await agent.expect("queue")
+    while frame["total"] != 6:
+        frame = await agent.expect("queue")
+    assert [c["cart_total"] for c in frame["queue"]] == ["90.00", "80.00", "70.00"]
+    for s in shoppers + [sixth, agent]:
+        await s.close()

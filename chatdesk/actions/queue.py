@@ -32,6 +32,13 @@ PICKUP_SECONDS = 15           # time for a free agent to pick up (claim, or the 
 _local = threading.local()
 
 
+# How many waiting conversations a console is sent, highest priority first.
+# Nobody reads further down a list than this, and with thousands waiting the
+# whole list would make every `state` and `queue` frame megabytes (over the
+# websocket's 1 MiB message limit); the frames carry the full count instead.
+QUEUE_SHOWN = 200
+
+
 def _ordered(qs):
     return qs.select_related("visitor", "cart", "site", "team", "agent__agent_profile").order_by(
         "-priority_key", "queued_at", "id"
@@ -48,14 +55,25 @@ def may_see(team_id: int | None, agent_team_ids) -> bool:
     return team_id is None or team_id in agent_team_ids
 
 
-def visible_queue(profile, site_ids=None) -> list[Conversation]:
-    """What this agent may see and take: their sites' general queues and their teams' queues."""
+def _visible(profile, site_ids=None):
     if site_ids is None:
         site_ids = list(profile.sites.values_list("id", flat=True))
     team_ids = list(profile.teams.values_list("id", flat=True))
-    return list(_ordered(Conversation.objects.filter(
+    return Conversation.objects.filter(
         Q(team__isnull=True) | Q(team_id__in=team_ids), site_id__in=site_ids, status=Conversation.QUEUED,
-    )))
+    )
+
+
+def visible_queue(profile, site_ids=None, limit: int | None = None) -> list[Conversation]:
+    """What this agent may see and take: their sites' general queues and their teams' queues (the first `limit`)."""
+    qs = _ordered(_visible(profile, site_ids))
+    return list(qs[:limit] if limit is not None else qs)
+
+
+def visible_queue_totals(profile, site_ids=None) -> dict[str, int]:
+    """How many conversations wait in what this agent may see, per site key (every one, not only those sent)."""
+    rows = _visible(profile, site_ids).values("site__key").annotate(n=Count("pk")).values_list("site__key", "n")
+    return dict(rows)
 
 
 def average_handle_seconds(site: Site, now: datetime | None = None) -> float:
@@ -166,9 +184,7 @@ def queue_frames(site: Site, now: datetime | None = None, agents: bool = True) -
     staff = staffing(site)
     handle = average_handle_seconds(site, now)
     frames = []
-    summaries = []
     for conv, position in zip(waiting, _positions(waiting)):
-        summaries.append(conversation_summary(conv, now))
         frames.append((
             visitor_group(conv.visitor.public_id),
             shopper_frame(conv, position, staff.get(conv.team_id, Staffing()), handle),
@@ -183,12 +199,21 @@ def queue_frames(site: Site, now: datetime | None = None, agents: bool = True) -
         .values_list("pk", "user_id")
     )
     teams = team_memberships(pk for pk, _ in watchers)
-    by_view: dict[frozenset, list[dict]] = {}
+    by_view: dict[frozenset, dict] = {}
+    summaries: dict[int, dict] = {}  # made once, only for conversations some console is sent
+
+    def summary(conv):
+        if conv.id not in summaries:
+            summaries[conv.id] = conversation_summary(conv, now)
+        return summaries[conv.id]
+
     for pk, user_id in watchers:
         view = frozenset(teams.get(pk, ()))
         if view not in by_view:
-            by_view[view] = [s for conv, s in zip(waiting, summaries) if may_see(conv.team_id, view)]
-        frames.append((agent_group(user_id), {"type": "queue", "site": site.key, "queue": by_view[view]}))
+            seen = [conv for conv in waiting if may_see(conv.team_id, view)]
+            by_view[view] = {"type": "queue", "site": site.key, "queue": [summary(c) for c in seen[:QUEUE_SHOWN]],
+                             "total": len(seen)}
+        frames.append((agent_group(user_id), by_view[view]))
     return frames
 
 

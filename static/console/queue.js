@@ -26,10 +26,13 @@ export function mountQueue(root, ctx) {
   const filterBar = h("div", { class: "filters", role: "tablist", "aria-label": "Filter conversations" });
   const list = h("div", { class: "conv-list", role: "listbox", "aria-label": "Conversations", "data-testid": "conversation-list" });
   const empty = h("div", { class: "empty-list" });
-  fill(root, filterBar, list, empty);
+  const more = h("p", { class: "list-more", "data-testid": "queue-more", hidden: true });
+  fill(root, filterBar, list, more, empty);
 
   function counts() {
-    return { waiting: store.queue().length, mine: store.mine().length, all: store.allOpen().length };
+    const shown = store.queue().length;
+    const waiting = Math.max(shown, store.waitingTotal());
+    return { waiting, mine: store.mine().length, all: store.allOpen().length + (waiting - shown) };
   }
 
   function renderFilters() {
@@ -94,6 +97,10 @@ export function mountQueue(root, ctx) {
         c.visitor_name].join("|"),
       render: row,
     });
+    // With thousands waiting the server sends the highest-priority ones; say how many more there are.
+    const beyond = store.filter === "waiting" ? store.waitingTotal() - rows.length : 0;
+    more.hidden = beyond <= 0;
+    more.textContent = beyond > 0 ? `${beyond.toLocaleString()} more waiting below these, by priority.` : "";
     const [title, text] = EMPTY[store.filter];
     empty.hidden = rows.length > 0;
     list.hidden = rows.length === 0; // the empty note sits under the filters, not at the bottom

@@ -35,6 +35,7 @@ export class Store {
     this.offerKinds = [];
     this.conversations = new Map(); // id -> summary (every open one we know of, plus closed ones we still show)
     this.queueBySite = new Map(); // site key -> [ids] in priority order
+    this.queueTotals = new Map(); // site key -> how many wait in all (the server sends only the first ones)
     this.threads = new Map();
     this.visitors = new Map(); // visitor_id -> row
     this.missed = new Map(); // id -> summary of a conversation the shopper left before anyone answered (7 days)
@@ -93,6 +94,14 @@ export class Store {
 
   isMine(summary) {
     return !!summary && !!summary.agent && summary.agent.id === this.myId && summary.status === "active";
+  }
+
+  /** Everyone waiting that this agent may take, including those beyond the list the server sent. */
+  waitingTotal() {
+    let total = 0;
+    for (const [site, ids] of this.queueBySite) total += Math.max(this.queueTotals.get(site) || 0, ids.length);
+    for (const [site, n] of this.queueTotals) if (!this.queueBySite.has(site)) total += n;
+    return total;
   }
 
   queue() {
@@ -192,6 +201,7 @@ export class Store {
       this.conversations.set(c.id, c);
     }
     this.queueBySite = new Map();
+    this.queueTotals = new Map(Object.entries(frame.queue_totals || {}));
     for (const c of frame.queue || []) {
       if (!this.queueBySite.has(c.site)) this.queueBySite.set(c.site, []);
       this.queueBySite.get(c.site).push(c.id);
@@ -233,6 +243,7 @@ export class Store {
       if (c && c.status === "queued" && !ids.includes(id) && id !== this.openId) this.conversations.delete(id);
     }
     this.queueBySite.set(site, ids);
+    if (typeof frame.total === "number") this.queueTotals.set(site, frame.total);
     this.changed("conversations", "queue");
     return this.noteQueued(frame.queue, false);
   }
