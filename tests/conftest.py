@@ -188,3 +188,16 @@ def _a_channel_layer_per_test():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+async def chromium():
+    """Debian's Chromium through Playwright's async API, for tests that drive the console and the widget together."""
+    from playwright.async_api import async_playwright
+
+    from .console_browser import launch
+
+    async with async_playwright() as p:
+        browser = await launch(p)
+        yield browser
+        await browser.close()

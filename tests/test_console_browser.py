@@ -11,14 +11,14 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from agents.models import CannedReply
 from chatdesk.management.commands.seed_demo import CATALOGUE
 from chatdesk.models import Conversation, Note, Product
 
 from .conftest import make_agent, make_site
-from .console_browser import Shopper, console_page, launch, shot
+from .console_browser import Shopper, console_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # A busy CI machine runs two suites and several browsers at once: wait for the page a little longer.
@@ -26,14 +26,6 @@ expect.set_options(timeout=15_000)
 
 CART = {"currency": "USD", "checkout_step": "shipping", "shipping": "7.50", "items": [
     {"sku": "TEE-1", "name": "Organic cotton tee", "quantity": 2, "unit_price": "19.99"}]}
-
-
-@pytest.fixture
-async def chromium():
-    async with async_playwright() as p:
-        browser = await launch(p)
-        yield browser
-        await browser.close()
 
 
 def _make_shop():

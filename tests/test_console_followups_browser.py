@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from chatdesk.actions import conversations
 from chatdesk.actions.availability import leave_message
@@ -19,7 +19,7 @@ from chatdesk.actions.sweeps import mark_missed
 from chatdesk.models import CallTask, Cart, CartEvent, FollowUp, FollowUpStep, LeftMessage, PageView, Visitor
 
 from .conftest import make_agent, make_site
-from .console_browser import console_page, launch, shot
+from .console_browser import console_page, shot
 from .followup_helpers import abandoned_cart
 from .routing_support import make_visitor
 
@@ -44,14 +44,6 @@ JOURNEY = [
 ]
 NAME_PAYLOAD = '<img src=x onerror="window.__xss=1">Ann <b>Lee</b>'
 TEXT_PAYLOAD = "<script>window.__xss=2</script>Do you ship to Norway?\n<img src=y onerror=\"window.__xss=3\"> Thanks!"
-
-
-@pytest.fixture
-async def chromium():
-    async with async_playwright() as p:
-        browser = await launch(p)
-        yield browser
-        await browser.close()
 
 
 def _seed():
