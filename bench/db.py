@@ -58,7 +58,8 @@ def migrate_and_seed(agents: int = 20, capacity: int = 10) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("seed_demo", agents=agents, capacity=capacity, api_key="bench-api-key",
-                 webhook_secret="bench-webhook-secret", password=PASSWORD, stdout=open(os.devnull, "w"))
+                 webhook_secret="bench-webhook-secret", password=PASSWORD, no_history=True,
+                 stdout=open(os.devnull, "w"))
 
 
 def flush_redis(redis_url: str) -> None:

@@ -348,7 +348,7 @@ def test_the_admin_form_refuses_bad_conditions_and_normalises_good_ones(site):
 def test_seed_demo_brings_example_rules_switched_off_and_valid():
     from django.core.management import call_command
 
-    call_command("seed_demo", "--password", "x", "--api-key", "k" * 20, "--webhook-secret", "s")
+    call_command("seed_demo", "--password", "x", "--api-key", "k" * 20, "--webhook-secret", "s", "--no-history")
     rules = InterventionRule.objects.filter(site__key="demo-store")
     assert rules.count() == 3 and not rules.filter(enabled=True).exists()
     for rule in rules:

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: the demo site, its agents and supervisor, a catalogue (idempotent)."""
+"""`manage.py seed_demo`: the demo site, its agents and supervisor, a catalogue and 30 days of history (idempotent)."""
 import secrets
 from decimal import Decimal
 
@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from agents.models import AgentProfile, CannedReply
+from chatdesk.demo_history import rebuild_history
 from chatdesk.models import FollowUpStep, InterventionRule, Product, Site
 from chatdesk.permissions import grant_agent_admin, sync_groups
 
@@ -42,7 +43,8 @@ INTERVENTIONS = [
 
 
 class Command(BaseCommand):
-    help = "Create or update the demo site, agents alice and bob (plus agent1..N), supervisor sam and a catalogue."
+    help = ("Create or update the demo site, agents alice and bob (plus agent1..N), supervisor sam, a catalogue, "
+            "and the last 30 days of shoppers, conversations and orders (rebuilt on every run; --no-history skips it).")
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="chatdesk-demo")
@@ -50,6 +52,8 @@ class Command(BaseCommand):
         parser.add_argument("--webhook-secret", default=None)
         parser.add_argument("--agents", type=int, default=0)
         parser.add_argument("--capacity", type=int, default=5)
+        parser.add_argument("--no-history", action="store_true",
+                            help="leave the demo history alone (neither build nor rebuild it)")
 
     @transaction.atomic
     def handle(self, *args, **opts):
@@ -91,6 +95,7 @@ class Command(BaseCommand):
         User = get_user_model()
         supervisors, agents_group = sync_groups()
         names = [("alice", "Alice"), ("bob", "Bob")] + [(f"agent{i}", f"Agent {i}") for i in range(1, opts["agents"] + 1)]
+        demo_agents = []
         for username, display in names:
             user, _ = User.objects.get_or_create(username=username)
             user.set_password(opts["password"])
@@ -101,6 +106,7 @@ class Command(BaseCommand):
             profile.save()
             profile.sites.add(site)
             grant_agent_admin(user, agents_group)  # the admin, for their sites' canned replies only
+            demo_agents.append(user)
 
         sam, _ = User.objects.get_or_create(username="sam")
         sam.set_password(opts["password"])
@@ -109,8 +115,14 @@ class Command(BaseCommand):
         sam.save()
         sam.groups.add(supervisors)
 
+        history = ""
+        if not opts["no_history"]:
+            # The last 30 days, rebuilt to end now: the reports and the console's follow-ups have something to show.
+            counts = rebuild_history(site, demo_agents[:2])
+            history = (f" History of the last 30 days: {counts['conversations']} conversations, "
+                       f"{counts['carts']} carts, {counts['orders']} orders.")
         self.stdout.write(self.style.SUCCESS(
-            f"Demo ready: site 'demo-store', agents {', '.join(n for n, _ in names)}, supervisor sam."
+            f"Demo ready: site 'demo-store', agents {', '.join(n for n, _ in names)}, supervisor sam.{history}"
         ))
         for line in printed:
             self.stdout.write(line)
