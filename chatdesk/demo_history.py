@@ -936,12 +936,12 @@ class Planner:
         """Hand-placed recent rows, so the console's Follow-ups and the floor's "today" always have something."""
         rng, now = self.rng, self.now
         # Two calls still to make: big carts left at payment by shoppers who agreed to be contacted.
-        for hours in (6, 21):
+        priciest = max(self.products, key=lambda p: p.price)
+        for hours, lines, extra in ((6, 1, 2), (21, 3, 1)):
             start = now - timedelta(hours=hours, minutes=rng.randint(35, 50))
             visitor = self.new_visitor(start - timedelta(minutes=4))
-            cart = self.new_cart(visitor, start, lines=1)
-            hoodie = max(self.products, key=lambda p: p.price)
-            cart.add(hoodie, 2, start + timedelta(seconds=40))
+            cart = self.new_cart(visitor, start, lines=lines)
+            cart.add(priciest, extra, start + timedelta(minutes=lines))  # over the call step's minimum
             at = cart.walk_to("payment", start + timedelta(minutes=1), rng)
             visitor.name = visitor.name or ("Maya Patel" if hours == 6 else "Daniel Kim")
             cart.email = visitor.email = cart.email or visitor.name.lower().replace(" ", ".") + "@example.com"
