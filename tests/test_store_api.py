@@ -153,6 +153,15 @@ def test_every_bad_field_is_named_at_once(site):
     assert set(response.json()["errors"]) == {"total", "currency", "checkout_step"}
 
 
+@pytest.mark.parametrize("token", ["a%00b", "%00", "x" * 201])
+def test_a_bad_cart_token_in_the_url_is_a_field_level_400_and_stores_nothing(site, token):
+    """Found by tests/test_fuzz_api.py: a NUL in the URL's token reached PostgreSQL (a 500)."""
+    response = put_cart(token=token)
+    assert response.status_code == 400, response.content
+    assert "cart_token" in response.json()["errors"]
+    assert nothing_stored()
+
+
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"cart"', "null"])
 def test_a_body_that_is_not_a_json_object_is_a_400(site, raw):
     response = put_cart(raw=raw)

@@ -112,6 +112,9 @@ class CartView(StoreAPIView):
     def put(self, request, cart_token: str):
         if not 1 <= len(cart_token) <= 200:
             raise ActionError("invalid_field", "the cart token must be 1-200 characters", "cart_token")
+        if "\x00" in cart_token:
+            # PostgreSQL cannot store NUL; the body's strings are refused for it by DRF, the URL's here.
+            raise ActionError("invalid_field", "the cart token must not contain NUL (%00) characters", "cart_token")
         body = CartBodySerializer(data=request.data, context={"site": self.site, "cart_token": cart_token})
         body.is_valid(raise_exception=True)
         data = body.validated_data
