@@ -162,7 +162,8 @@ def test_a_bad_cart_token_in_the_url_is_a_field_level_400_and_stores_nothing(sit
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"cart"', "null"])
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"cart"', "null",
+                                 pytest.param('{"items": ' + "[" * 100_000 + "]" * 100_000 + "}", id="deep")])
 def test_a_body_that_is_not_a_json_object_is_a_400(site, raw):
     response = put_cart(raw=raw)
     assert response.status_code == 400 and "detail" in response.json()
