@@ -112,6 +112,13 @@ def test_the_store_cart_wins_over_the_widget_cart(site):
     assert Cart.objects.count() == 1
 
 
+def test_an_item_without_image_or_page_is_accepted_as_the_widget_would(site):
+    """Found by tests/test_fuzz_api.py: the API refused "" that validate_cart (the rule) accepts."""
+    item = {"sku": "TEE-1", "quantity": 1, "unit_price": "1.00", "image_url": "", "url": ""}
+    assert put_cart(body={**CART, "items": [item]}).status_code == 201
+    assert post_order({**ORDER, "items": [item]}).status_code == 201
+
+
 def test_a_body_token_that_differs_from_the_url_is_a_400(site):
     response = put_cart(body={**CART, "cart_token": "other"})
     assert response.status_code == 400 and "cart_token" in response.json()["errors"]

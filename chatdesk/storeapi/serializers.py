@@ -31,8 +31,9 @@ class CartItemSerializer(serializers.Serializer):
     name = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
     quantity = StrictIntegerField(min_value=1, max_value=10000, help_text="A positive whole number.")
     unit_price = MoneyField()
-    image_url = StrictCharField(max_length=1000, required=False)
-    url = StrictCharField(max_length=1000, required=False)
+    # Blank is allowed, as validate_cart allows it: a product without an image or page is still a product.
+    image_url = StrictCharField(max_length=1000, required=False, allow_blank=True)
+    url = StrictCharField(max_length=1000, required=False, allow_blank=True)
 
 
 class CartBodySerializer(serializers.Serializer):
