@@ -293,6 +293,14 @@ def test_an_unpaid_woocommerce_order_is_a_cart_at_payment_with_contact_details(s
     assert (cart.email, cart.phone) == ("ines.moreau@example.net", "+33 4 72 00 00 17")
 
 
+def test_a_woocommerce_line_without_price_is_priced_from_its_subtotal(site):
+    """Found by tests/test_fuzz_api.py: the fallback computed a Decimal that money() then refused."""
+    payload = json.loads(own("woocommerce-order-created.json"))
+    payload["line_items"][1]["price"] = None  # subtotal "9.80" for 2
+    assert woo(json.dumps(payload).encode()).status_code == 200
+    assert OrderLine.objects.get(sku="wc-330").unit_price == Decimal("4.90")
+
+
 def test_a_cancelled_woocommerce_order_is_ignored(site):
     payload = json.loads(own("woocommerce-order-created.json"))
     payload["status"] = "cancelled"

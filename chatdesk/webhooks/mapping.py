@@ -17,8 +17,9 @@ CENT = Decimal("0.01")
 
 
 def money(value, field: str) -> str:
-    """Platform money (a string such as "199.00", or a JSON number in WooCommerce line items) as "0.00"."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    """Platform money (a string such as "199.00", a JSON number in WooCommerce line items, or a Decimal
+    computed from them) as "0.00"."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ActionError("invalid_field", f"'{field}' must be an amount", field)
     try:
         amount = Decimal(str(value).strip())
