@@ -1,4 +1,4 @@
-"""Text hygiene for what shoppers type: masking payment card numbers."""
+"""Text hygiene: masking payment card numbers shoppers type, dropping NUL characters nobody can store."""
 import re
 
 # 13-19 digits, optionally grouped by single spaces or dashes.
@@ -30,3 +30,25 @@ def mask_card_numbers(text: str) -> str:
     if not any(c.isdigit() for c in text):
         return text
     return _CARD_CANDIDATE.sub(_mask, text)
+
+
+def without_nul(document):
+    """A parsed JSON document with NUL removed from every string and key (PostgreSQL stores neither).
+
+    Iterative, so that the deepest document a JSON parser accepts cannot exhaust Python's stack.
+    """
+    holder = [document]
+    stack = [(holder, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = item.replace("\x00", "")
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+        elif isinstance(item, dict):
+            if any("\x00" in k for k in item):
+                item = {k.replace("\x00", ""): v for k, v in item.items()}
+                container[key] = item
+            stack.extend((item, k) for k in item)
+    return holder[0]

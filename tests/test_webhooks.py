@@ -150,6 +150,37 @@ def test_a_signed_order_missing_what_chatdesk_needs_is_400_and_stores_nothing(si
     assert nothing_stored()
 
 
+def test_nul_characters_in_a_signed_delivery_are_dropped_not_sent_to_postgresql(site):
+    """Found by tests/test_fuzz_api.py: NUL in a title, SKU, token or id reached PostgreSQL (a 500)."""
+    checkout = json.loads(own("shopify-checkouts-create.json"))
+    checkout["cart_token"] = "c-\x00nul"
+    checkout["line_items"][0]["title"] = "Trail\x00 Runner"
+    checkout["line_items"][0]["sku"] = "FW-\x00TRAIL"
+    checkout["phone"] = "+1 555\x00 0100"
+    checkout["note_attributes"] = [{"name\x00": "x\x00"}]
+    assert shopify(json.dumps(checkout).encode(), "checkouts/create").status_code == 200
+    cart = Cart.objects.get()
+    assert (cart.cart_token, cart.items[0]["sku"], cart.phone) == ("c-nul", "FW-TRAIL", "+1 555 0100")
+    order = json.loads(own("shopify-orders-create.json"))
+    order["id"] = "60\x0021"
+    order["discount_codes"] = [{"code": "SPRING\x0010"}]
+    assert shopify(json.dumps(order).encode(), "orders/create", webhook_id="o").status_code == 200
+    assert Order.objects.get().order_id == "6021" and Order.objects.get().discount_codes == ["SPRING10"]
+
+
+def test_without_nul_walks_any_depth_a_parser_accepts():
+    from chatdesk.text import without_nul
+
+    deep = "x\x00"
+    for _ in range(5000):
+        deep = [deep]
+    out = without_nul({"a\x00": [deep, "b\x00"]})
+    inner = out["a"][0]
+    for _ in range(5000):
+        inner = inner[0]
+    assert inner == "x" and out["a"][1] == "b"
+
+
 def test_an_unused_topic_is_acknowledged_and_ignored(site):
     response = shopify(own("shopify-orders-create.json"), "orders/paid")
     assert response.status_code == 200 and response.json()["ignored"] is True

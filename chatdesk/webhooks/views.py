@@ -4,7 +4,8 @@ A bad or missing signature is 401 and stores nothing; a body that is not a
 JSON object, or misses what ChatDesk needs, is 400 and stores nothing. A
 delivery id seen before is answered 200 (so the platform stops retrying)
 and stores nothing. Topics ChatDesk does not use are answered 200 and
-ignored.
+ignored. NUL characters, which PostgreSQL cannot store, are dropped from
+the payload's strings.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..actions.orders import cancel_order, parse_timestamp, record_order
 from ..currencies import is_currency
 from ..errors import ActionError
 from ..models import Order, Site, Visitor, WebhookDelivery
+from ..text import without_nul
 from . import mapping
 from .signing import verify
 
@@ -91,7 +93,13 @@ def _json_object(body: bytes):
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    return payload if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        return None
+    if b"\\u0000" in body:
+        # PostgreSQL cannot store NUL. A platform's delivery is not refused for one: it would be retried for
+        # days and the webhook then disabled, over a character nobody sees. NUL is dropped instead.
+        payload = without_nul(payload)
+    return payload
 
 
 # --- Shopify ---------------------------------------------------------------------------------------
