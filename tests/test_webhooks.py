@@ -10,6 +10,7 @@ from django.test import Client
 
 from chatdesk.models import Cart, CartEvent, CartSnapshot, Order, OrderLine, Visitor, WebhookDelivery
 from chatdesk.webhooks import mapping
+from chatdesk.webhooks.views import _json_object as webhooks_json
 from chatdesk.webhooks.signing import sign, verify
 
 from .conftest import make_site
@@ -179,6 +180,36 @@ def test_without_nul_walks_any_depth_a_parser_accepts():
     for _ in range(5000):
         inner = inner[0]
     assert inner == "x" and out["a"][1] == "b"
+
+
+@pytest.mark.parametrize("name, topic, patch, field", [
+    ("shopify-checkouts-create.json", "checkouts/create", {"shipping_lines": [{"price": "x"}]}, "shipping_lines[0].price"),
+    ("shopify-checkouts-create.json", "checkouts/create", {"cart_token": 5}, "cart_token"),
+    ("shopify-checkouts-create.json", "checkouts/create", {"cart_token": None, "token": ["t"]}, "token"),
+    ("shopify-checkouts-create.json", "checkouts/create", {"presentment_currency": "usd"}, "presentment_currency"),
+    ("shopify-checkouts-create.json", "checkouts/create", {"line_items": [
+        {"sku": "A", "quantity": 9000, "price": "1.00"}, {"sku": "A", "quantity": 1001, "price": "1.00"}]},
+     "line_items[1].quantity"),
+    ("shopify-orders-create.json", "orders/create", {"created_at": None, "processed_at": "yesterday"}, "processed_at"),
+    ("shopify-orders-create.json", "orders/create", {"currency": "ZZZ"}, "currency"),
+    ("woocommerce-order-created.json", "order.created", {"date_created_gmt": "yesterday"}, "date_created_gmt"),
+    ("woocommerce-order-created.json", "order.created", {"date_created_gmt": None}, "date_created_gmt"),
+])
+def test_a_refused_delivery_names_the_platform_s_own_field(site, name, topic, patch, field):
+    """Found by tests/test_fuzz_api.py: errors named ChatDesk's fields (created_at, shipping_lines.price, token,
+    items[0].quantity), not the ones in the store's payload."""
+    payload = {**json.loads(own(name)), **patch}
+    body = json.dumps(payload).encode()
+    response = shopify(body, topic) if name.startswith("shopify") else woo(body, topic)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field], response.json()
+    assert field in response.json()["detail"]
+    assert nothing_stored()
+
+
+def test_a_body_that_is_not_json_says_so():
+    assert "not valid JSON" in webhooks_json(b"{nope")[1]
+    assert webhooks_json(b"[1]")[1] == "the body must be a JSON object"
 
 
 def test_an_unused_topic_is_acknowledged_and_ignored(site):

@@ -2,14 +2,17 @@
 
 Each `*_cart` returns (cart_token, cart body for `validate_cart`, extra
 fields for the Cart row, visitor id hint or None); each `*_order` returns
-the dict `validate`d by `clean_order` for `record_order`. A payload missing
-what ChatDesk needs raises ActionError (the view answers 400).
+the dict the view completes for `record_order`. A payload missing what
+ChatDesk needs raises ActionError naming the platform's own field (the view
+answers 400), so that a store's developer can find it in their payload.
 """
 from __future__ import annotations
 
 import html
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from ..actions.orders import parse_timestamp
+from ..currencies import is_currency
 from ..errors import ActionError
 
 VISITOR_KEYS = ("chatdesk_visitor_id", "_chatdesk_visitor_id")
@@ -46,21 +49,46 @@ def _require_list(payload: dict, key: str) -> list:
     return value
 
 
-def _merge_items(items: list[dict]) -> list[dict]:
-    """Lines of the same SKU become one (Shopify may repeat an identical line): quantities add up."""
+MAX_QUANTITY = 10000  # validate_cart's bound for one line
+
+
+def _merge_items(items: list[tuple[str, dict]]) -> list[dict]:
+    """Lines of the same SKU become one (Shopify may repeat an identical line): quantities add up.
+
+    `items` pairs each line with where it sits in the payload, to name the line that tips a SKU over the bound.
+    """
     merged: dict[str, dict] = {}
-    for item in items:
+    for where, item in items:
         if item["sku"] in merged:
-            merged[item["sku"]]["quantity"] += item["quantity"]
+            quantity = merged[item["sku"]]["quantity"] + item["quantity"]
+            if quantity > MAX_QUANTITY:
+                raise ActionError("invalid_field", f"'{where}.quantity' brings SKU '{item['sku'][:40]}' over "
+                                  f"{MAX_QUANTITY} in all", f"{where}.quantity")
+            merged[item["sku"]]["quantity"] = quantity
         else:
             merged[item["sku"]] = dict(item)
     return list(merged.values())
 
 
 def _quantity(value, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
-        raise ActionError("invalid_field", f"'{field}' must be a positive integer", field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUANTITY:
+        raise ActionError("invalid_field", f"'{field}' must be a whole number from 1 to {MAX_QUANTITY}", field)
     return value
+
+
+def _currency(payload: dict, keys: tuple[str, ...], default: str | None = None) -> str:
+    """The first of `keys` the payload fills, as an ISO 4217 code; the error names that key."""
+    key = next((k for k in keys if payload.get(k)), keys[-1])
+    value = payload.get(key) or default
+    if not is_currency(value):
+        raise ActionError("invalid_field", f"'{key}' must be an ISO 4217 code such as USD", key)
+    return value
+
+
+def _timestamp(payload: dict, keys: tuple[str, ...], value=None):
+    """The first of `keys` the payload fills, parsed (`value` when the caller had to adjust it first)."""
+    key = next((k for k in keys if payload.get(k)), keys[0])
+    return parse_timestamp(payload.get(key) if value is None else value, key)
 
 
 def _note_visitor(attributes) -> str | None:
@@ -109,12 +137,12 @@ def shopify_items(payload: dict) -> list[dict]:
             sku = f"shopify-{ref}"
         title = _text(line.get("title") or line.get("name"), 300)
         variant = _text(line.get("variant_title"), 100)
-        items.append({
+        items.append((where, {
             "sku": sku.strip()[:100],
             "name": f"{title} - {variant}"[:300] if variant and variant not in title else title,
             "quantity": _quantity(line.get("quantity"), f"{where}.quantity"),
             "unit_price": money(line.get("price"), f"{where}.price"),
-        })
+        }))
     return _merge_items(items)
 
 
@@ -131,13 +159,18 @@ def shopify_step(payload: dict) -> str:
 
 def shopify_cart(payload: dict, default_currency: str):
     token = payload.get("token")
-    cart_token = payload.get("cart_token") or token
+    key = "cart_token" if payload.get("cart_token") else "token"
+    cart_token = payload.get(key)
     if not isinstance(cart_token, str) or not 1 <= len(cart_token) <= 200:
-        raise ActionError("invalid_field", "a checkout needs its 'token'", "token")
-    shipping = sum((Decimal(money(line.get("price") if isinstance(line, dict) else None, "shipping_lines.price"))
-                    for line in _require_list(payload, "shipping_lines")), Decimal("0.00"))
+        raise ActionError("invalid_field", f"a checkout needs its '{key}' (a string of 1-200 characters)", key)
+    shipping = Decimal("0.00")
+    for i, line in enumerate(_require_list(payload, "shipping_lines")):
+        where = f"shipping_lines[{i}]"
+        if not isinstance(line, dict):
+            raise ActionError("invalid_field", f"'{where}' must be an object", where)
+        shipping += Decimal(money(line.get("price"), f"{where}.price"))
     body = {
-        "currency": payload.get("presentment_currency") or payload.get("currency") or default_currency,
+        "currency": _currency(payload, ("presentment_currency", "currency"), default_currency),
         "items": shopify_items(payload),
         "subtotal": _opt_money(payload, "subtotal_price"),
         "shipping": f"{shipping:.2f}",
@@ -174,10 +207,10 @@ def shopify_order(payload: dict) -> dict:
         "cart_token": payload.get("cart_token") or "",
         "checkout_token": payload.get("checkout_token") or "",
         "visitor_id": _note_visitor(payload.get("note_attributes")),
-        "currency": payload.get("currency"),
+        "currency": _currency(payload, ("currency",)),
         "total": money(payload.get("total_price"), "total_price"),
         "items": shopify_items(payload),
-        "created_at": payload.get("created_at") or payload.get("processed_at"),
+        "created_at": _timestamp(payload, ("created_at", "processed_at")),
         "discount_codes": [c[:64] for c in codes if isinstance(c, str) and c][:20],
         "email": valid_email(payload.get("email")) or valid_email(payload.get("contact_email")),
     }
@@ -206,12 +239,12 @@ def woocommerce_items(payload: dict) -> list[dict]:
         price = line.get("price")
         if price is None and line.get("subtotal") not in (None, ""):
             price = Decimal(money(line["subtotal"], f"{where}.subtotal")) / quantity
-        items.append({
+        items.append((where, {
             "sku": sku.strip()[:100],
             "name": _text(line.get("name"), 300),
             "quantity": quantity,
             "unit_price": money(price, f"{where}.price"),
-        })
+        }))
     return _merge_items(items)
 
 
@@ -231,7 +264,7 @@ def woocommerce_cart(payload: dict, default_currency: str):
     if not token:
         raise ActionError("invalid_field", "an unpaid order without 'cart_hash' names no cart", "cart_hash")
     body = {
-        "currency": payload.get("currency") or default_currency,
+        "currency": _currency(payload, ("currency",), default_currency),
         "items": woocommerce_items(payload),
         "shipping": _opt_money(payload, "shipping_total"),
         "tax": _opt_money(payload, "total_tax"),
@@ -257,10 +290,10 @@ def woocommerce_order(payload: dict) -> dict:
         "cart_token": woocommerce_cart_token(payload),
         "checkout_token": "",
         "visitor_id": _note_visitor(payload.get("meta_data")),
-        "currency": payload.get("currency"),
+        "currency": _currency(payload, ("currency",)),
         "total": money(payload.get("total"), "total"),
         "items": woocommerce_items(payload),
-        "created_at": created_at,
+        "created_at": _timestamp(payload, ("date_created_gmt",), created_at),
         "discount_codes": [c[:64] for c in codes if isinstance(c, str) and c][:20],
         "email": woocommerce_contact(payload)["email"],
     }
