@@ -155,6 +155,15 @@ def test_a_malformed_cart_gets_a_field_level_400_and_stores_nothing(site, patch,
     assert nothing_stored()
 
 
+def test_a_bad_checkout_step_is_not_echoed_back(site):
+    """Found by tests/test_fuzz_api.py: the echoed value could hold a lone surrogate, which broke the renderer."""
+    response = put_cart(raw='{"checkout_step": "\\ud800"}')
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"checkout_step": ["Must be one of cart, contact, shipping, payment, "
+                                                           "review, complete."]}
+    assert nothing_stored()
+
+
 def test_every_bad_field_is_named_at_once(site):
     response = put_cart(body={**CART, "total": 1, "currency": "usd", "checkout_step": "x"})
     assert set(response.json()["errors"]) == {"total", "currency", "checkout_step"}

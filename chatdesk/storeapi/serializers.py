@@ -16,9 +16,15 @@ from .fields import (CurrencyField, MoneyField, OffsetDateTimeField, StrictBoole
 
 
 class StrictChoiceField(serializers.ChoiceField):
+    def __init__(self, choices, **kwargs):
+        super().__init__(choices, **kwargs)
+        # DRF's message echoes the input, and a lone surrogate in it cannot be rendered as UTF-8 (a 500);
+        # naming the choices is also the more useful answer.
+        self.error_messages["invalid_choice"] = f"Must be one of {', '.join(self.choice_strings_to_values)}."
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
+            self.fail("invalid_choice")
         return super().to_internal_value(data)
 
 
