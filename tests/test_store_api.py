@@ -112,6 +112,13 @@ def test_the_store_cart_wins_over_the_widget_cart(site):
     assert Cart.objects.count() == 1
 
 
+def test_a_token_with_spaces_is_the_same_token_in_the_url_and_the_body(site):
+    """Found by tests/test_fuzz_api.py: the body's token was trimmed before it was compared with the URL's."""
+    assert put_cart(token="%20abc%20", body={**CART, "cart_token": " abc "}).status_code == 201
+    assert post_order({**ORDER, "cart_token": " abc "}).json()["cart_token"] == " abc "
+    assert Order.objects.get().cart == Cart.objects.get(cart_token=" abc ")
+
+
 def test_an_item_without_image_or_page_is_accepted_as_the_widget_would(site):
     """Found by tests/test_fuzz_api.py: the API refused "" that validate_cart (the rule) accepts."""
     item = {"sku": "TEE-1", "quantity": 1, "unit_price": "1.00", "image_url": "", "url": ""}

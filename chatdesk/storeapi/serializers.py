@@ -45,7 +45,9 @@ class CartItemSerializer(serializers.Serializer):
 class CartBodySerializer(serializers.Serializer):
     """Section 5 cart plus `visitor_id` and the contact fields a store knows (all optional)."""
 
-    cart_token = StrictCharField(required=False, max_length=200, help_text="If given, must equal the token in the URL.")
+    # Tokens are compared as sent: DRF's default trimming made " abc" in the body differ from " abc" in the URL.
+    cart_token = StrictCharField(required=False, max_length=200, trim_whitespace=False,
+                                 help_text="If given, must equal the token in the URL.")
     visitor_id = VisitorIdField(required=False, allow_null=True,
                                 help_text="The widget's visitor id (ChatDesk.visitorId()): links this cart to the shopper.")
     currency = CurrencyField(required=False, help_text="Defaults to the site's currency.")
@@ -82,7 +84,7 @@ class CartBodySerializer(serializers.Serializer):
 
 class OrderBodySerializer(serializers.Serializer):
     order_id = StrictCharField(min_length=1, max_length=100, help_text="The store's order id; unique per site.")
-    cart_token = StrictCharField(required=False, max_length=200, min_length=1)
+    cart_token = StrictCharField(required=False, max_length=200, min_length=1, trim_whitespace=False)
     visitor_id = VisitorIdField(required=False, allow_null=True)
     currency = CurrencyField()
     total = MoneyField()
