@@ -171,6 +171,22 @@ def test_a_bad_checkout_step_is_not_echoed_back(site):
     assert nothing_stored()
 
 
+@pytest.mark.parametrize("body, field", [
+    ({"items": [{"sku": "A", "quantity": 2, "unit_price": "9999999999.99"}]}, "items"),
+    ({"items": [{"sku": "A", "quantity": 10000, "unit_price": "1000000.00"}], "subtotal": "1.00"}, "items"),
+    ({"subtotal": "9999999999.99", "shipping": "9999999999.99"}, "total"),
+    ({"subtotal": "1.00", "discount": "2.00"}, "total"),
+])
+def test_amounts_that_add_up_past_what_chatdesk_stores_are_a_400(site, body, field):
+    """Found by tests/test_fuzz_api.py: each amount fitted, their sum overflowed the column (a 500)."""
+    response = put_cart(body={"currency": "USD", **body})
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+    order = post_order({**ORDER, "items": body.get("items", ORDER["items"])})
+    assert order.status_code == (400 if "items" in body else 201)
+    assert Cart.objects.count() == 0
+
+
 def test_every_bad_field_is_named_at_once(site):
     response = put_cart(body={**CART, "total": 1, "currency": "usd", "checkout_step": "x"})
     assert set(response.json()["errors"]) == {"total", "currency", "checkout_step"}

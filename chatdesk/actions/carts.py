@@ -16,6 +16,8 @@ from ..serialize import cart_dict
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MONEY = re.compile(r"^-?\d{1,10}(\.\d{1,2})?$")
 MONEY_FIELDS = ("subtotal", "shipping", "tax", "discount", "total")
+# The largest amount a money column (DecimalField(max_digits=12, decimal_places=2)) holds.
+MAX_AMOUNT = Decimal("9999999999.99")
 
 
 def parse_money(value, field: str, allow_negative: bool = False) -> Decimal:
@@ -72,13 +74,22 @@ def validate_cart(data: dict, default_currency: str = "USD") -> dict:
             out[field] = parse_money(data[field], field)
         else:
             out[field] = None
+    # Each amount fits a money column alone; what ChatDesk adds up must fit too (orders' lines are summed
+    # into offer revenue), or PostgreSQL refuses the row.
+    items_sum = sum((Decimal(i["unit_price"]) * i["quantity"] for i in clean_items), Decimal("0.00"))
+    if items_sum > MAX_AMOUNT:
+        raise ActionError("invalid_field", f"'items' add up to more than {MAX_AMOUNT}", "items")
     if out["subtotal"] is None:
-        out["subtotal"] = sum((Decimal(i["unit_price"]) * i["quantity"] for i in clean_items), Decimal("0.00"))
+        out["subtotal"] = items_sum
     for field in ("shipping", "tax", "discount"):
         if out[field] is None:
             out[field] = Decimal("0.00")
     if out["total"] is None:
-        out["total"] = out["subtotal"] + out["shipping"] + out["tax"] - out["discount"]
+        total = out["subtotal"] + out["shipping"] + out["tax"] - out["discount"]
+        if not 0 <= total <= MAX_AMOUNT:
+            raise ActionError("invalid_field", "'total' is missing and subtotal + shipping + tax - discount is "
+                              f"not between 0 and {MAX_AMOUNT}", "total")
+        out["total"] = total
     return out
 
 
