@@ -291,6 +291,9 @@ def test_attribution_runs_inside_the_order_transaction(site, monkeypatch):
     ({"created_at": "yesterday"}, "created_at"),
     ({"created_at": "2025-05-01T12:00:00"}, "created_at"),
     ({"created_at": "2999-05-01T12:00:00Z"}, "created_at"),
+    # Found by tests/test_fuzz_api.py: stored as year 0 in UTC, which Python cannot read back (a 500 later).
+    ({"created_at": "0001-01-01T00:00:00+14:00"}, "created_at"),
+    ({"created_at": "1969-12-31T23:59:59Z"}, "created_at"),
     ({"cart_token": None}, "cart_token"),
     ({"discount_codes": "SAVE10"}, "discount_codes"),
 ])

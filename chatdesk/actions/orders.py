@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,9 @@ from .carts import _after_cart_change, parse_money, validate_cart
 
 # An order dated further ahead than this is a clock or typing mistake.
 FUTURE_SLACK = timedelta(days=1)
+# Nor is any order older than this; and a time near year 1 with a positive offset is year 0 in UTC, which
+# PostgreSQL stores but Python cannot read back.
+EARLIEST = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 def parse_timestamp(value, field: str) -> datetime:
@@ -38,6 +42,8 @@ def parse_timestamp(value, field: str) -> datetime:
         raise ActionError("invalid_field", f"'{field}' must include a UTC offset, e.g. 2025-05-01T12:00:00Z", field)
     if parsed > timezone.now() + FUTURE_SLACK:
         raise ActionError("invalid_field", f"'{field}' is more than a day in the future", field)
+    if parsed < EARLIEST:
+        raise ActionError("invalid_field", f"'{field}' is before 1970", field)
     return parsed
 
 
