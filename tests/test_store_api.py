@@ -296,6 +296,8 @@ def test_attribution_runs_inside_the_order_transaction(site, monkeypatch):
     ({"created_at": "1969-12-31T23:59:59Z"}, "created_at"),
     ({"cart_token": None}, "cart_token"),
     ({"discount_codes": "SAVE10"}, "discount_codes"),
+    # Found by tests/test_fuzz_api.py: named 'discount_codes.1', unlike every other list element.
+    ({"discount_codes": ["SAVE10", 5]}, "discount_codes[1]"),
 ])
 def test_a_malformed_order_gets_a_field_level_400_and_stores_nothing(site, patch, field):
     body = {**ORDER, **patch}

@@ -22,7 +22,11 @@ def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
-            name = prefix if key in ("non_field_errors",) and prefix else (f"{prefix}.{key}" if prefix else str(key))
+            if isinstance(key, int):
+                # ListField keys its children's errors by index: name them as items[0] is named.
+                name = f"{prefix}[{key}]"
+            else:
+                name = prefix if key in ("non_field_errors",) and prefix else (f"{prefix}.{key}" if prefix else str(key))
             for k, v in flatten_errors(value, name).items():
                 out.setdefault(k, []).extend(v)
     elif isinstance(errors, list):
