@@ -168,13 +168,16 @@ def shopify(request, site_key: str):
 
 def _woocommerce_order(site, platform, payload):
     status = payload.get("status")
+    if not isinstance(status, str):
+        # An object or list here is not hashable, let alone a status: ignored like an unknown one.
+        status = None
     if status in mapping.WC_PAID:
         return _store_order(site, platform, mapping.woocommerce_order(payload))
     if status in mapping.WC_OPEN and mapping.woocommerce_cart_token(payload):
         return _store_cart(site, platform, mapping.woocommerce_cart(payload, site.currency))
     if status in mapping.WC_CANCELLED:
         return _cancelled(site, payload.get("id"), Order.REFUNDED if status == "refunded" else Order.CANCELLED)
-    return {"ignored": True, "order_status": status if isinstance(status, str) else None}
+    return {"ignored": True, "order_status": status}
 
 
 WOOCOMMERCE_TOPICS = {"order.created": _woocommerce_order, "order.updated": _woocommerce_order}
