@@ -209,6 +209,17 @@ def test_a_body_that_is_not_a_json_object_is_a_400(site, raw):
     assert nothing_stored()
 
 
+def test_a_body_over_the_size_bound_is_a_413_in_json_and_stores_nothing(site, settings):
+    """Found beside the API fuzzer: DRF read the stream past Django's bound, so any size was parsed."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    big = {**CART, "padding": "x" * 2000}
+    response = put_cart(body=big)
+    assert response.status_code == 413 and "2000 bytes" in response.json()["detail"]
+    assert post_order({**ORDER, "padding": "x" * 2000}).status_code == 413
+    assert nothing_stored()
+    assert put_cart().status_code == 201
+
+
 # --- orders -------------------------------------------------------------------------------------
 
 def test_an_order_closes_its_cart_and_records_lines(site):

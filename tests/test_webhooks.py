@@ -207,6 +207,15 @@ def test_a_refused_delivery_names_the_platform_s_own_field(site, name, topic, pa
     assert nothing_stored()
 
 
+def test_a_body_over_the_size_bound_is_a_413_in_json_and_stores_nothing(site, settings):
+    """Found beside the API fuzzer: Django answered an oversized body with an HTML page."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    for response in (shopify(own("shopify-checkouts-create.json"), "checkouts/create"),
+                     woo(own("woocommerce-order-created.json"))):
+        assert response.status_code == 413 and "2000 bytes" in response.json()["detail"]
+    assert nothing_stored()
+
+
 def test_a_body_that_is_not_json_says_so():
     assert "not valid JSON" in webhooks_json(b"{nope")[1]
     assert webhooks_json(b"[1]")[1] == "the body must be a JSON object"

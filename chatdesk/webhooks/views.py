@@ -15,6 +15,7 @@ import uuid
 from decimal import Decimal
 
 import orjson
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +25,7 @@ from ..actions.carts import record_store_cart, validate_cart
 from ..actions.orders import cancel_order, parse_timestamp, record_order
 from ..errors import ActionError
 from ..models import Order, Site, Visitor, WebhookDelivery
+from ..parsers import body_limit, too_large_detail
 from ..text import without_nul
 from . import mapping
 from .signing import verify
@@ -79,6 +81,14 @@ def _process(site: Site, platform: str, delivery_id: str, topic: str, handler, p
         return _reply(400 if err.code != "forbidden" else 403, err.detail,
                       errors={err.field or "non_field_errors": [err.detail]})
     return _reply(200, "ok", topic=topic, **(result or {}))
+
+
+def _body(request) -> bytes | None:
+    """The raw body, or None when it is over Django's bound (which would otherwise answer in HTML)."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        return None
 
 
 def _site_or_404(site_key: str) -> Site | None:
@@ -150,7 +160,9 @@ def shopify(request, site_key: str):
     site = _site_or_404(site_key)
     if site is None:
         return _reply(404, "unknown site")
-    body = request.body
+    body = _body(request)
+    if body is None:
+        return _reply(413, too_large_detail(body_limit()))
     if not verify(site.webhook_secret, body, request.headers.get("X-Shopify-Hmac-Sha256")):
         return _reply(401, "missing or wrong X-Shopify-Hmac-Sha256 signature")
     topic = request.headers.get("X-Shopify-Topic", "")
@@ -189,7 +201,9 @@ def woocommerce(request, site_key: str):
     site = _site_or_404(site_key)
     if site is None:
         return _reply(404, "unknown site")
-    body = request.body
+    body = _body(request)
+    if body is None:
+        return _reply(413, too_large_detail(body_limit()))
     signature = request.headers.get("X-WC-Webhook-Signature")
     if WC_PING.match(body.strip()):
         # WooCommerce's ping when a webhook is saved: unsigned, and it carries nothing to store.
