@@ -260,6 +260,12 @@ def test_a_duplicate_shopify_webhook_id_is_ignored(site):
     assert WebhookDelivery.objects.count() == 1
 
 
+def test_a_delivery_id_with_nul_is_stored_without_it(site):
+    body = own("shopify-checkouts-create.json")
+    assert shopify(body, "checkouts/create", webhook_id="wh\x00-1").status_code == 200
+    assert shopify(body, "checkouts/create", webhook_id="wh-1").json()["duplicate"] is True
+
+
 def test_a_replayed_shopify_order_does_not_double_even_with_a_new_webhook_id(site):
     body = own("shopify-orders-create.json")
     assert shopify(body, "orders/create", webhook_id="a").status_code == 200

@@ -91,6 +91,11 @@ def _body(request) -> bytes | None:
         return None
 
 
+def _delivery_id(header: str) -> str:
+    """The platform's delivery id as stored: at most 200 characters, no NUL (which PostgreSQL refuses)."""
+    return header.replace("\x00", "")[:200]
+
+
 def _site_or_404(site_key: str) -> Site | None:
     return Site.objects.filter(key=site_key).first()
 
@@ -172,7 +177,7 @@ def shopify(request, site_key: str):
     handler = SHOPIFY_TOPICS.get(topic)
     if handler is None:
         return _reply(200, f"topic '{topic[:64]}' ignored", ignored=True)
-    delivery_id = request.headers.get("X-Shopify-Webhook-Id", "")[:200]
+    delivery_id = _delivery_id(request.headers.get("X-Shopify-Webhook-Id", ""))
     return _process(site, WebhookDelivery.SHOPIFY, delivery_id, topic, handler, payload)
 
 
@@ -217,5 +222,5 @@ def woocommerce(request, site_key: str):
     handler = WOOCOMMERCE_TOPICS.get(topic)
     if handler is None:
         return _reply(200, f"topic '{topic[:64]}' ignored", ignored=True)
-    delivery_id = request.headers.get("X-WC-Webhook-Delivery-ID", "")[:200]
+    delivery_id = _delivery_id(request.headers.get("X-WC-Webhook-Delivery-ID", ""))
     return _process(site, WebhookDelivery.WOOCOMMERCE, delivery_id, topic, handler, payload)
