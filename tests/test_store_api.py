@@ -319,6 +319,13 @@ def test_a_malformed_order_gets_a_field_level_400_and_stores_nothing(site, patch
     assert nothing_stored()
 
 
+def test_an_order_joined_to_nothing_names_both_ways_to_join_it(site):
+    body = {k: v for k, v in ORDER.items() if k != "cart_token"}
+    response = post_order({**body, "visitor_id": None})
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"cart_token", "visitor_id"}
+    assert nothing_stored()
+
+
 @pytest.mark.parametrize("missing", ["order_id", "currency", "total", "items", "created_at"])
 def test_an_order_missing_a_required_field_is_a_400(site, missing):
     response = post_order({k: v for k, v in ORDER.items() if k != missing})

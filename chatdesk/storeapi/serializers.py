@@ -98,7 +98,9 @@ class OrderBodySerializer(serializers.Serializer):
         from ..actions.orders import validate_order
 
         if not attrs.get("cart_token") and not attrs.get("visitor_id"):
-            raise serializers.ValidationError({"cart_token": ["Give cart_token or visitor_id so the order can be joined."]})
+            # Either field fixes it, so both are named (a client that sent a null visitor_id looks for that one).
+            message = ["Give cart_token or visitor_id so the order can be joined."]
+            raise serializers.ValidationError({"cart_token": message, "visitor_id": message})
         try:
             return validate_order(self.context["site"], self.initial_data)
         except ActionError as err:
