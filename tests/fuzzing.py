@@ -1,4 +1,4 @@
-"""Hypothesis helpers for fuzzing: run a property inside the test's event loop, JSON strategies, row counts.
+"""Hypothesis helpers for fuzzing: run a property inside a test (or its event loop), JSON strategies, row counts.
 
 Hypothesis drives a synchronous function; the sockets under test live in the
 test's event loop. `run_property` runs Hypothesis in a worker thread and each
@@ -48,6 +48,18 @@ async def run_property(strategy, check, max_examples: int = EXAMPLES) -> None:
         asyncio.run_coroutine_threadsafe(check(value), loop).result(120)
 
     await asyncio.to_thread(prop)
+
+
+def check_property(strategy, check, max_examples: int = EXAMPLES) -> None:
+    """Run `check(value)` (a plain function) for every example Hypothesis draws, inside the calling test."""
+
+    @settings(max_examples=max_examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def prop(value):
+        check(value)
+
+    prop()
 
 
 def row_counts() -> dict[str, int]:
