@@ -70,6 +70,17 @@ def test_cancelling_an_unknown_order_or_with_a_bad_reason_is_refused_and_stores_
     assert Client().post("/api/v1/orders/5001/cancel/", "{}", content_type="application/json").status_code == 401
 
 
+def test_a_bad_reason_is_answered_with_the_valid_ones_not_echoed(site, chatted):
+    """Found by tests/test_fuzz_api.py: the echoed value could hold a lone surrogate, which broke the renderer."""
+    visitor, conv = chatted
+    _placed(visitor)
+    response = Client().post("/api/v1/orders/5001/cancel/", '{"reason": "\\ud800"}', content_type="application/json",
+                             HTTP_AUTHORIZATION="Bearer key-demo-store")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"reason": ["Must be one of cancelled, refunded."]}
+    assert Order.all_objects.get().cancelled_at is None
+
+
 def test_the_admin_still_lists_cancelled_orders(site, chatted):
     visitor, _ = chatted
     _placed(visitor)

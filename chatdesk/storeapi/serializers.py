@@ -143,8 +143,8 @@ class OrderOut(serializers.Serializer):
 
 
 class OrderCancelSerializer(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=["cancelled", "refunded"], default="cancelled",
-                                     help_text="Why the order no longer stands.")
+    reason = StrictChoiceField(choices=["cancelled", "refunded"], default="cancelled",
+                               help_text="Why the order no longer stands.")
     cancelled_at = serializers.DateTimeField(required=False, help_text="When the store cancelled it (default: now).")
 
 
