@@ -81,6 +81,17 @@ def test_a_bad_reason_is_answered_with_the_valid_ones_not_echoed(site, chatted):
     assert Order.all_objects.get().cancelled_at is None
 
 
+@pytest.mark.parametrize("order_id", ["50%0001", "%00", "5" * 101])
+def test_a_bad_order_id_in_the_url_is_a_field_level_400(site, chatted, order_id):
+    """Found by tests/test_fuzz_api.py: a NUL reached PostgreSQL (a 500); 101 characters matched the order
+    whose id is their first 100."""
+    visitor, _ = chatted
+    _placed(visitor, order_id="5" * 100)
+    response = api("post", f"/api/v1/orders/{order_id}/cancel/", {})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["order_id"]
+    assert Order.all_objects.get().cancelled_at is None
+
+
 def test_the_admin_still_lists_cancelled_orders(site, chatted):
     visitor, _ = chatted
     _placed(visitor)

@@ -156,6 +156,12 @@ class OrderCancelView(StoreAPIView):
                    **ERRORS},
     )
     def post(self, request, order_id: str):
+        # The id as POST /api/v1/orders/ stored it: stripped, 1-100 characters; PostgreSQL cannot compare NUL.
+        order_id = order_id.strip()
+        if not 1 <= len(order_id) <= 100:
+            raise ActionError("invalid_field", "the order id must be 1-100 characters", "order_id")
+        if "\x00" in order_id:
+            raise ActionError("invalid_field", "the order id must not contain NUL (%00) characters", "order_id")
         body = OrderCancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         order = cancel_order(self.site, order_id, body.validated_data["reason"], body.validated_data.get("cancelled_at"))
