@@ -8,7 +8,7 @@ in: never a 500; a refusal is a 4xx whose JSON names the problem (the field
 a near-valid body changed, where the refusal is about a field) and stores no
 row of any model; an accepted body is stored.
 
-`CHATDESK_API_FUZZ_EXAMPLES` (default 120 per test) searches deeper.
+`CHATDESK_API_FUZZ_EXAMPLES` (default 100 per test) searches deeper.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import pytest
 from django.test import Client
 from hypothesis import strategies as st
 
+from chatdesk.actions.orders import record_order
 from chatdesk.models import Cart, Order, Visitor
 from chatdesk.webhooks.signing import sign
 
@@ -35,7 +36,7 @@ from .fuzzing import JSON, NASTY_TEXT, check_property, diff_counts, row_counts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES = int(os.environ.get("CHATDESK_API_FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("CHATDESK_API_FUZZ_EXAMPLES", "100"))
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "key-demo-store"
 SECRET = "secret-demo-store"
@@ -255,11 +256,17 @@ class Counted:
         return before, self.last
 
 
+RECORDED = ("1001", "6021458836001", "5130")  # orders the world holds: the API's, Shopify's and WooCommerce's ids
+
+
 def world():
     site = make_site()
     other = make_site("other-store")
     mine = Visitor.objects.create(site=site)
     theirs = Visitor.objects.create(site=other)
+    for order_id in RECORDED:
+        record_order(site, {"order_id": order_id, "currency": "USD", "total": Decimal("10.00"), "items": [],
+                            "created_at": datetime(2025, 1, 1, tzinfo=timezone.utc)}, "api")
     return site, str(mine.public_id), str(theirs.public_id)
 
 
@@ -360,7 +367,7 @@ def order_body(visitor_id: str):
 def assert_order_stored(response, body: dict):
     out = response.json()
     # Loading every field matters: a time PostgreSQL stored may be one Python cannot read back.
-    order = Order.objects.filter(site__key="demo-store", order_id=out["order_id"]).first()
+    order = Order.all_objects.filter(site__key="demo-store", order_id=out["order_id"]).first()
     assert order is not None and order.order_id == body["order_id"].strip(), out
     assert order.total == Decimal(out["total"]) == Decimal(body["total"])
     assert order.lines.count() == len(out["lines"])
@@ -387,6 +394,46 @@ def test_fuzzed_order_bodies_are_stored_or_refused_cleanly():
     check_property(strategy, check, EXAMPLES)
 
 
+def cancel_body():
+    return st.fixed_dictionaries({}, optional={
+        "reason": st.sampled_from(["cancelled", "refunded"]),
+        "cancelled_at": PAST.map(lambda d: d.isoformat()),
+    })
+
+
+@st.composite
+def cancel_request(draw):
+    """(order id in the URL, body, kind, changed field)."""
+    order_id = draw(st.one_of(st.sampled_from(RECORDED), word(1, 30).filter(lambda s: "/" not in s)))
+    body, kind, changed = draw(mutated(cancel_body(), focus=("reason", "cancelled_at")))
+    if kind == KEEP and draw(st.integers(0, 4)) == 0:
+        order_id = draw(st.one_of(st.sampled_from(["x" * 101, "x" * 1000, "a\x00b", "\x00", " "]), NASTY_TEXT))
+        order_id = order_id.replace("/", "") or "x" * 101
+        kind, changed = REPLACE, "order_id"
+    return order_id, body, kind, changed
+
+
+def test_fuzzed_cancellations_are_stored_or_refused_cleanly():
+    world()
+    counts = Counted()
+
+    def check(request):
+        order_id, body, kind, changed = request
+        raw = encode(body)
+        response = api("post", f"/api/v1/orders/{quote(order_id, safe='')}/cancel/", raw)
+        before, after = counts.step()
+        if response.status_code == 200:
+            out = response.json()
+            order = Order.all_objects.get(site__key="demo-store", order_id=out["order_id"])
+            assert order.cancelled_at is not None and order.cancel_reason == out["reason"], out
+        else:
+            assert_refusal_is_sound(response, raw, before, after, changed)
+        if kind in (KEEP, EXTRA) and parses(raw) and order_id in RECORDED:
+            assert response.status_code == 200, f"valid {kind} body refused: {response.content[:400]!r}"
+
+    check_property(cancel_request(), check, EXAMPLES)
+
+
 # Anything at all: any JSON, JSON-looking text, raw bytes, deep nesting, numbers no parser should trust.
 def deep_text(n: int) -> str:
     return '{"items": ' + "[" * n + "]" * n + "}"
@@ -408,11 +455,12 @@ ANY_BODY = st.one_of(
 )
 
 
-@pytest.mark.parametrize("door", ["cart", "order"])
+@pytest.mark.parametrize("door", ["cart", "order", "cancel"])
 def test_any_bytes_to_the_api_are_answered_with_json_and_store_nothing_when_refused(door):
     world()
     counts = Counted()
-    path = "/api/v1/carts/any-token/" if door == "cart" else "/api/v1/orders/"
+    path = {"cart": "/api/v1/carts/any-token/", "order": "/api/v1/orders/",
+            "cancel": f"/api/v1/orders/{RECORDED[0]}/cancel/"}[door]
 
     def check(args):
         raw, content_type = args
@@ -474,7 +522,7 @@ def woo_base(visitor_id: str):
         body = copy.deepcopy(draw(st.sampled_from([paid, pending])))
         body["status"] = draw(st.sampled_from(["processing", "completed", "on-hold", "pending", "failed",
                                                "checkout-draft", "cancelled", "refunded"]))
-        body["id"] = draw(st.integers(1, 10**9))
+        body["id"] = draw(st.one_of(st.integers(1, 10**9), st.sampled_from([int(RECORDED[2])])))
         body["meta_data"] = [{"id": 1, "key": "chatdesk_visitor_id", "value": visitor_id}]
         if draw(st.booleans()):
             body["line_items"] = draw(st.lists(woo_line(), max_size=4))
@@ -505,10 +553,13 @@ def deliver(platform: str, topic: str, raw: bytes, delivery: str | None = None):
 def assert_delivery_stored(response, before: dict, after: dict):
     out = response.json()
     assert isinstance(out, dict) and out.get("detail"), out
-    if "cart_token" in out:
+    if out.get("cancelled") is True:
+        order = Order.all_objects.get(site__key="demo-store", order_id=out["order_id"])
+        assert order.cancelled_at is not None, out
+    elif "cart_token" in out:
         assert Cart.objects.filter(site__key="demo-store", cart_token=out["cart_token"]).exists(), out
-    elif "order_id" in out:
-        assert Order.objects.filter(site__key="demo-store", order_id=out["order_id"]).exists(), out
+    elif "order_id" in out and not out.get("ignored"):
+        assert Order.all_objects.filter(site__key="demo-store", order_id=out["order_id"]).exists(), out
     elif out.get("duplicate") is True:
         assert diff_counts(before, after) == {}, f"a duplicate stored {diff_counts(before, after)}"
     else:
@@ -543,6 +594,25 @@ def test_fuzzed_shopify_checkouts_are_stored_or_refused_cleanly(topic):
 def test_fuzzed_shopify_orders_are_stored_or_refused_cleanly():
     site, mine, theirs = world()
     fuzz_webhook("shopify", "orders/create", mutated(shopify_base("shopify-orders-create.json", mine), SHOPIFY_READS))
+
+
+def shopify_cancellation(visitor_id: str):
+    """An order the world holds (or not), cancelled, refunded, or just edited."""
+    def build(args):
+        body, order_id, change = args
+        return {**body, "id": order_id, **change}
+
+    changes = st.sampled_from([{"cancelled_at": "2025-03-15T10:00:00-04:00", "cancel_reason": "customer"},
+                               {"financial_status": "refunded"}, {"financial_status": "paid"}])
+    ids = st.one_of(st.sampled_from(RECORDED), st.sampled_from([int(RECORDED[1])]), st.integers(1, 2**63 - 1))
+    return st.tuples(shopify_base("shopify-orders-create.json", visitor_id), ids, changes).map(build)
+
+
+@pytest.mark.parametrize("topic", ["orders/cancelled", "orders/updated"])
+def test_fuzzed_shopify_cancellations_are_stored_or_refused_cleanly(topic):
+    site, mine, theirs = world()
+    reads = SHOPIFY_READS + ("cancelled_at", "financial_status")
+    fuzz_webhook("shopify", topic, mutated(shopify_cancellation(mine), reads))
 
 
 @pytest.mark.parametrize("topic", ["order.created", "order.updated"])
