@@ -19,3 +19,7 @@ class ChatdeskConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_groups, dispatch_uid="chatdesk.sync_groups")
+        # A malformed CHATDESK_API_RATE stops startup, instead of failing every store request later.
+        from .storeapi.throttle import configured_limit
+
+        configured_limit()

@@ -144,6 +144,24 @@ elif REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Django's cache holds the store API's per-key request counters (chatdesk.storeapi.throttle): Redis when
+# there is one, so that every Daphne process counts together; process memory otherwise (one process).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CHATDESK_LAYER_PREFIX", "chatdesk"),
+            # A slow Redis costs a request two seconds at most, then the limit fails open.
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "chatdesk"}}
+# Store API requests per site API key: RATE on average, BURST at once ("off" turns the limit off).
+CHATDESK_API_RATE = os.environ.get("CHATDESK_API_RATE", "600/min")
+CHATDESK_API_BURST = int(os.environ.get("CHATDESK_API_BURST", "100"))
+
 # Socket limits (docs/security.md). Shoppers behind one NAT share an address,
 # so the per-address cap is generous; 0 turns it off.
 CHATDESK_WIDGET_MAX_CONNECTIONS_PER_ADDRESS = int(os.environ.get("CHATDESK_WIDGET_MAX_CONNECTIONS_PER_ADDRESS", "50"))

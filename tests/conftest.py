@@ -173,6 +173,17 @@ def _drop_stray_sessions_at_the_end(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _an_empty_memory_cache_per_test():
+    """Without Redis the cache lives in the process, and SQLite hands the next test's site the same id: the
+    API's rate buckets (chatdesk.storeapi.throttle) would carry over. In Redis site ids differ from test to
+    test (PostgreSQL sequences are not rolled back) and buckets empty themselves within seconds."""
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        from django.core.cache import cache
+
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _a_channel_layer_per_test():
     """Each test gets a fresh channel layer object.
 

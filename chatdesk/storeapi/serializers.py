@@ -157,3 +157,8 @@ class OrderCancelOut(serializers.Serializer):
 class ErrorOut(serializers.Serializer):
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class RateLimitedOut(serializers.Serializer):
+    code = serializers.CharField(help_text='Always "rate_limited".')
+    detail = serializers.CharField()

@@ -1,6 +1,8 @@
 """Store API doors: authenticate the site, validate the body, call one action, reply (CONTRACT section 4)."""
 from __future__ import annotations
 
+import math
+
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -11,8 +13,9 @@ from ..actions.orders import cancel_order, find_visitor, record_order
 from ..errors import ActionError
 from ..serialize import money
 from .auth import IsStore, SiteKeyAuthentication
+from .throttle import SiteKeyRateThrottle, configured_limit
 from .serializers import (CartBodySerializer, CartOut, ErrorOut, OrderBodySerializer, OrderCancelOut,
-                          OrderCancelSerializer, OrderOut)
+                          OrderCancelSerializer, OrderOut, RateLimitedOut)
 
 ERROR_STATUS = {"forbidden": 403, "not_found": 404}
 
@@ -41,8 +44,19 @@ def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
     return {k: v for k, v in out.items() if v}
 
 
+def rate_limited(exc: exceptions.Throttled) -> Response:
+    """429 with Retry-After, in the API's error shape plus a stable `code`."""
+    wait = max(1, math.ceil(exc.wait or 1))
+    limit = configured_limit()
+    terms = f" ({limit.per_minute:g} per minute, bursts of {limit.burst})" if limit else ""
+    body = {"code": "rate_limited", "detail": f"too many requests for this API key{terms}; retry in {wait} s"}
+    return Response(body, status=429, headers={"Retry-After": str(wait)})
+
+
 def store_exception_handler(exc, context):
     """Every refusal is `{"detail": ...}`; a 400 also names each bad field in `errors`."""
+    if isinstance(exc, exceptions.Throttled):
+        return rate_limited(exc)
     if isinstance(exc, ActionError):
         code = ERROR_STATUS.get(exc.code, 400)
         body = {"detail": exc.detail}
@@ -63,6 +77,8 @@ def store_exception_handler(exc, context):
 class StoreAPIView(APIView):
     authentication_classes = [SiteKeyAuthentication]
     permission_classes = [IsStore]
+    # After authentication and permission (DRF's order): counted per key; 401s count for nobody.
+    throttle_classes = [SiteKeyRateThrottle]
 
     def get_exception_handler(self):
         return store_exception_handler
@@ -98,6 +114,8 @@ ERRORS = {
     400: OpenApiResponse(ErrorOut, description="A field is invalid; `errors` names each one. Nothing was stored."),
     401: OpenApiResponse(ErrorOut, description="Missing or unknown API key."),
     403: OpenApiResponse(ErrorOut, description="The visitor belongs to another site."),
+    429: OpenApiResponse(RateLimitedOut, description="Over the API key's rate limit (`Retry-After` says when to "
+                                                     "try again). Nothing was stored."),
 }
 
 

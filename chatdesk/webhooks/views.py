@@ -109,8 +109,8 @@ def _json_object(body: bytes) -> tuple[dict | None, str]:
     if not isinstance(payload, dict):
         return None, "the body must be a JSON object"
     if b"\\u0000" in body:
-        # PostgreSQL cannot store NUL. A platform's delivery is not refused for one: it would be retried for
-        # days and the webhook then disabled, over a character nobody sees. NUL is dropped instead.
+        # PostgreSQL cannot store NUL. A platform's delivery is not refused for one: it would be retried and
+        # the webhook then disabled, over a character nobody sees. NUL is dropped instead.
         payload = without_nul(payload)
     return payload, ""
 
