@@ -1,4 +1,5 @@
-"""What others type reaches the shopper's widget (and, as they land, the console and reports) as inert text, in Chromium.
+"""What others type reaches the shopper's widget as inert text, in Chromium (the console and the reports pages:
+tests/test_inert_text_console_browser.py).
 
 Agents' messages, names, offer titles and invitations, and the site's name
 and greeting, all carry script and HTML payloads; the page must open no
