@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import orjson
 
 from .errors import ActionError
+from .text import nul_path
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_TEXT = 4000
@@ -142,26 +143,6 @@ def _check(name: str, spec: Field, value):
     raise AssertionError(kind)
 
 
-def _nul_field(value, path: str = "") -> str | None:
-    """The path of the first string (or key) holding a NUL character, or None."""
-    if isinstance(value, str):
-        return (path or "frame") if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if "\x00" in key:
-                return here
-            found = _nul_field(item, here)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = _nul_field(item, f"{path}[{i}]")
-            if found is not None:
-                return found
-    return None
-
-
 def decode(text: str | bytes | None):
     """Decode one websocket frame into a dict with a string `type`, or raise ActionError."""
     if text is None:
@@ -174,7 +155,7 @@ def decode(text: str | bytes | None):
         raise ActionError("invalid_frame", "frame must be a JSON object")
     if "\\u0000" in (text if isinstance(text, str) else text.decode("utf-8", "replace")):
         # PostgreSQL cannot store NUL in text or jsonb, and no one types it.
-        where = _nul_field(data)
+        where = nul_path(data)
         if where is not None:
             raise ActionError("invalid_frame", f"'{where}' must not contain NUL (\\u0000) characters", where)
     if not isinstance(data.get("type"), str):

@@ -52,3 +52,23 @@ def without_nul(document):
                 container[key] = item
             stack.extend((item, k) for k in item)
     return holder[0]
+
+
+def nul_path(document) -> str | None:
+    """Where the first NUL sits in a parsed JSON document ("items[2].name", or the key itself), else None.
+
+    Iterative for the same reason as `without_nul`: a frame may nest as deep as the parser allows.
+    """
+    stack = [(document, "", None)]
+    while stack:
+        value, path, key = stack.pop()
+        if key is not None and "\x00" in key:
+            return path
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "frame"
+        elif isinstance(value, dict):
+            stack.extend((item, f"{path}.{k}" if path else str(k), k) for k, item in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", None) for i, item in reversed(list(enumerate(value))))
+    return None

@@ -212,7 +212,9 @@ RAW = st.one_of(
     st.text(max_size=200),
     JSON.map(json.dumps),
     st.sampled_from(["", "null", "[]", "{}", '{"type": null}', '{"type": ""}', '{"type": "x" }' * 3, "\x00",
-                     '{"type": "message", "text": "' + "y" * 20000 + '"}']),
+                     '{"type": "message", "text": "' + "y" * 20000 + '"}',
+                     # As deep as the parser goes, with a NUL at the bottom for the NUL check to find.
+                     '{"type": "message", "x": ' + "[" * 1000 + '"\\u0000"' + "]" * 1000 + "}"]),
 )
 
 
@@ -238,3 +240,23 @@ async def test_any_text_or_bytes_under_the_size_limit_gets_an_answer_and_keeps_t
 
     await run_property(st.one_of(RAW, st.binary(min_size=1, max_size=100)), check)
     await sock.close()
+
+
+@pytest.mark.parametrize("side", ["shopper", "console"])
+async def test_a_frame_as_deep_as_the_parser_goes_with_a_nul_inside_is_refused_not_internal(side):
+    """Found by the frame fuzzer's deep sample: the NUL check recursed past Python's limit (`internal`)."""
+    alice, _ = await _world()
+    sock = await (widget() if side == "shopper" else console(alice))
+    deep = "[" * 1000 + '"\\u0000"' + "]" * 1000
+    replies = await answer_to(sock, '{"type": "message", "x": ' + deep + "}")
+    errors = [r for r in replies if r.get("type") == "error"]
+    assert [e["code"] for e in errors] == ["invalid_frame"] and errors[0]["field"].startswith("x[0][0]"), replies
+    await sock.close()
+
+
+def test_nul_path_names_the_first_nul_in_document_order():
+    from chatdesk.text import nul_path
+
+    assert nul_path({"a": [1, {"b": "x\x00"}], "c\x00": "y"}) == "a[1].b"
+    assert nul_path({"a": "ok", "c\x00": "y"}) == "c\x00"
+    assert nul_path("\x00") == "frame" and nul_path({"a": ["fine"]}) is None
