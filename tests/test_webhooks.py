@@ -194,6 +194,8 @@ def test_without_nul_walks_any_depth_a_parser_accepts():
     ("shopify-orders-create.json", "orders/create", {"currency": "ZZZ"}, "currency"),
     ("woocommerce-order-created.json", "order.created", {"date_created_gmt": "yesterday"}, "date_created_gmt"),
     ("woocommerce-order-created.json", "order.created", {"date_created_gmt": None}, "date_created_gmt"),
+    ("woocommerce-order-created.json", "order.created", {"line_items": [
+        {"sku": "A", "quantity": 1, "price": None, "subtotal": ""}]}, "line_items[0]"),
 ])
 def test_a_refused_delivery_names_the_platform_s_own_field(site, name, topic, patch, field):
     """Found by tests/test_fuzz_api.py: errors named ChatDesk's fields (created_at, shipping_lines.price, token,

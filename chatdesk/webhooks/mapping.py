@@ -237,7 +237,10 @@ def woocommerce_items(payload: dict) -> list[dict]:
             sku = f"wc-{line.get('variation_id') or line.get('product_id') or line.get('id') or i}"
         quantity = _quantity(line.get("quantity"), f"{where}.quantity")
         price = line.get("price")
-        if price is None and line.get("subtotal") not in (None, ""):
+        if price is None:
+            # Either field would do, so the error names the line that has neither.
+            if line.get("subtotal") in (None, ""):
+                raise ActionError("invalid_field", f"'{where}' has neither a price nor a subtotal", where)
             price = Decimal(money(line["subtotal"], f"{where}.subtotal")) / quantity
         items.append((where, {
             "sku": sku.strip()[:100],
