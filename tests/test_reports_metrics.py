@@ -208,3 +208,23 @@ def test_epoch_seconds_are_exact_for_columns_and_parameters(db):
     moment = Value(datetime(2024, 5, 1, 0, 0, 30, 250000, tzinfo=timezone.utc), output_field=DateTimeField())
     got = Site.objects.annotate(e=Epoch(moment)).values_list("e", flat=True).get()
     assert got == 1714521630.25
+
+
+def test_a_recovered_cart_counts_through_its_own_orders_with_or_without_a_visitor(db):
+    # The recovery query looks a cart's own orders up only when the cart has no visitor: with one, they are
+    # among "orders of that visitor's carts". Both shapes must count: June, clear of the known history.
+    from chatdesk.models import FollowUpStep, Visitor
+
+    from .report_history import abandoned_event, cart, order, sent_followup
+    from .conftest import make_site
+
+    site = make_site("shop-r", attribution_window_hours=72)
+    step = FollowUpStep.objects.create(site=site, channel=FollowUpStep.EMAIL, delay_minutes=60)
+    anonymous = cart(site, None, "payment", "06-01 09:00", token="anon")
+    known = cart(site, Visitor.objects.create(site=site), "payment", "06-01 09:00", token="known")
+    for k, n in ((anonymous, 1), (known, 2)):
+        abandoned_event(k, "06-01 10:00")
+        sent_followup(k, step, "06-01 11:00")
+        order(site, f"R{n}", "80.00", "06-02 09:00", cart_=k)  # no visitor on the order: only the cart links it
+    got = summary(parse_scope({"from": "2024-06-01", "to": "2024-06-07"}))
+    assert (got["abandoned_carts"], got["contacted_carts"], got["recovered_carts"]) == (2, 2, 2)

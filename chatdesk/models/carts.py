@@ -48,6 +48,10 @@ class Cart(models.Model):
             # Reports: carts started in a date range (baseline conversion).
             models.Index(fields=["site", "created_at"]),
             models.Index(fields=["created_at"]),
+            # Reports on PostgreSQL: carts that reached `contact`, read from the index alone (baseline
+            # conversion by date; the abandoned carts' visitor and site). bench/reports_bench.py.
+            models.Index(fields=["created_at"], include=["id", "visitor", "site", "ordered_at", "abandoned_at"],
+                         condition=models.Q(max_step_reached__in=CHECKOUT_STEPS[1:]), name="cart_checkout_started_idx"),
         ]
 
     def __str__(self):
@@ -87,4 +91,9 @@ class CartEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["cart", "created_at"]), models.Index(fields=["kind", "created_at"])]
+        indexes = [
+            models.Index(fields=["cart", "created_at"]), models.Index(fields=["kind", "created_at"]),
+            # Reports: abandonments in a date range and each cart's first one, from a small index alone.
+            models.Index(fields=["created_at"], include=["cart", "id"], condition=models.Q(kind="abandoned"),
+                         name="cartevent_abandoned_idx"),
+        ]

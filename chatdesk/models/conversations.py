@@ -60,6 +60,12 @@ class Conversation(models.Model):
             # Reports select by date range across all sites, or per agent.
             models.Index(fields=["created_at"]),
             models.Index(fields=["agent", "created_at"]),
+            # Reports: "an agent conversation of this visitor / cart after t", answered from the index
+            # alone (abandoned-cart contact and recovery look this up once per abandonment).
+            models.Index(fields=["visitor", "created_at"], include=["first_agent_message_at", "agent"],
+                         condition=models.Q(first_agent_message_at__isnull=False), name="conv_engaged_visitor_idx"),
+            models.Index(fields=["cart", "created_at"], include=["first_agent_message_at", "agent"],
+                         condition=models.Q(first_agent_message_at__isnull=False), name="conv_engaged_cart_idx"),
         ]
 
     def __str__(self):

@@ -53,7 +53,11 @@ class FollowUp(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cart", "step"], name="followup_once_per_step")]
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            # Reports: "a follow-up of this cart sent from t on" (abandoned-cart contact and recovery).
+            models.Index(fields=["cart", "sent_at"], condition=models.Q(sent_at__isnull=False), name="followup_sent_idx"),
+        ]
 
 
 class CallTask(models.Model):
