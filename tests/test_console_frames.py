@@ -262,3 +262,25 @@ async def test_with_more_waiting_than_a_console_lists_the_frames_carry_the_top_o
     assert [c["cart_total"] for c in frame["queue"]] == ["90.00", "80.00", "70.00"]
     for s in shoppers + [sixth, agent]:
         await s.close()
+
+
+async def test_a_claim_resends_the_waiting_list_only_to_consoles_where_someone_moves_up_into_view(
+        site, alice, bob, monkeypatch):
+    """200 claims once sent every console the whole list 200 times; the claimed conversation's own frame suffices."""
+    from chatdesk.actions import queue as queue_rules
+
+    shoppers = [await widget() for _ in range(3)]
+    ids = [await _queued(s, client_id=f"c{i}") for i, s in enumerate(shoppers)]
+    a, b = await console(alice), await console(bob)
+    await a.send({"type": "claim", "conversation_id": ids[0]})
+    await a.expect("detail")
+    gone = await b.expect("conversation")
+    assert (gone["conversation"]["id"], gone["conversation"]["status"]) == (ids[0], "active")
+    assert [f for f in await b.drain(0.6) if f["type"] == "queue"] == []
+    # More waiting than a console lists: the next one moves up, so the list comes again with the count.
+    monkeypatch.setattr(queue_rules, "QUEUE_SHOWN", 1)
+    await a.send({"type": "claim", "conversation_id": ids[1]})
+    frame = await b.expect("queue")
+    assert ([c["id"] for c in frame["queue"]], frame["total"]) == ([ids[2]], 1)
+    for s in shoppers + [a, b]:
+        await s.close()

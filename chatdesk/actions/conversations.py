@@ -17,7 +17,7 @@ from ..serialize import agent_ref, conversation_summary, message_dict, note_dict
 from ..text import mask_card_numbers
 from . import fast_append
 from .interventions import PROACTIVE_WINDOW
-from .queue import broadcast_queue
+from .queue import AGENTS_IF_OVERFLOW, broadcast_queue
 
 
 def _summary_query():
@@ -283,7 +283,8 @@ def assign_locked(conv: Conversation, user, profile, kind: str = Assignment.CLAI
         {"type": "assigned", "conversation_id": conv.id, "agent": {"name": profile.display_name}},
     )
     emit_conversation(conv)
-    broadcast_queue(conv.site)
+    # Its `conversation` frame takes it off every console's list already.
+    broadcast_queue(conv.site, agents=AGENTS_IF_OVERFLOW)
     return conv
 
 

@@ -38,6 +38,19 @@ _local = threading.local()
 # websocket's 1 MiB message limit); the frames carry the full count instead.
 QUEUE_SHOWN = 200
 
+# What a queue change tells agents (`queue_changed(site, agents=...)`): nothing
+# (only the staffing changed), the whole list, or the list only to consoles
+# where a conversation beyond the shown ones moves up into view. The last is
+# for a conversation leaving the queue (claimed, assigned): its `conversation`
+# frame already takes it off every console's list, and resending everyone's
+# whole list on each of 200 claims flooded the consoles (found by the bench).
+AGENTS_IF_OVERFLOW = "overflow"
+_RANK = {False: 0, AGENTS_IF_OVERFLOW: 1, True: 2}
+
+
+def _merge(a, b):
+    return a if _RANK[a] >= _RANK[b] else b
+
 
 def _ordered(qs):
     return qs.select_related("visitor", "cart", "site", "team", "agent__agent_profile").order_by(
@@ -211,9 +224,13 @@ def queue_frames(site: Site, now: datetime | None = None, agents: bool = True) -
         view = frozenset(teams.get(pk, ()))
         if view not in by_view:
             seen = [conv for conv in waiting if may_see(conv.team_id, view)]
+            if agents == AGENTS_IF_OVERFLOW and len(seen) < QUEUE_SHOWN:
+                by_view[view] = None  # the whole list is on this console already
+                continue
             by_view[view] = {"type": "queue", "site": site.key, "queue": [summary(c) for c in seen[:QUEUE_SHOWN]],
                              "total": len(seen)}
-        frames.append((agent_group(user_id), by_view[view]))
+        if by_view[view] is not None:
+            frames.append((agent_group(user_id), by_view[view]))
     return frames
 
 
@@ -255,7 +272,7 @@ def queue_changed(site, agents: bool = True) -> None:
     site_id = getattr(site, "id", site)
     pending = getattr(_local, "pending", None)
     if pending is not None:  # already routing after a commit: that run will get to this site
-        pending[site_id] = pending.get(site_id, False) or agents
+        pending[site_id] = _merge(pending.get(site_id, False), agents)
         return
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -263,7 +280,7 @@ def queue_changed(site, agents: bool = True) -> None:
         return
     for _sids, func, _robust in connection.run_on_commit:
         if getattr(func, "queue_sites", None) is not None and not func.has_run:
-            func.queue_sites[site_id] = func.queue_sites.get(site_id, False) or agents
+            func.queue_sites[site_id] = _merge(func.queue_sites.get(site_id, False), agents)
             return
 
     def after_commit():
@@ -289,7 +306,7 @@ def run_queue_changes(sites, now: datetime | None = None) -> None:
     pending = getattr(_local, "pending", None)
     if pending is not None:
         for site_id, agents in sites.items():
-            pending[site_id] = pending.get(site_id, False) or agents
+            pending[site_id] = _merge(pending.get(site_id, False), agents)
         return
     pending = dict(sites)
     done = set()
@@ -302,7 +319,7 @@ def run_queue_changes(sites, now: datetime | None = None) -> None:
             if site is None:
                 continue
             if site.routing_mode == Site.ROUTING_AUTO and auto_assign(site):
-                pending[site_id] = True
+                pending[site_id] = _merge(pending[site_id], AGENTS_IF_OVERFLOW)
             # One transaction so that, outside a socket, the frames go out in one batch.
             with transaction.atomic():
                 for group, frame in queue_frames(site, now, agents=pending[site_id]):

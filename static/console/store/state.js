@@ -259,7 +259,12 @@ export class Store {
       this.conversations.set(summary.id, after);
     }
     if (summary.status !== "queued") {
-      for (const [site, ids] of this.queueBySite) this.queueBySite.set(site, ids.filter((id) => id !== summary.id));
+      for (const [site, ids] of this.queueBySite) {
+        if (!ids.includes(summary.id)) continue;
+        this.queueBySite.set(site, ids.filter((id) => id !== summary.id));
+        // The server sends no new list when nothing moves up into view: count it out here.
+        if (this.queueTotals.has(site)) this.queueTotals.set(site, Math.max(0, this.queueTotals.get(site) - 1));
+      }
     }
     if (summary.status === "missed") {
       // Missed stays listed for follow-up (Follow-ups tab) though it left the open set.
