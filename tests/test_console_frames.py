@@ -264,14 +264,21 @@ async def test_with_more_waiting_than_a_console_lists_the_frames_carry_the_top_o
         await s.close()
 
 
-async def test_a_claim_resends_the_waiting_list_only_to_consoles_where_someone_moves_up_into_view(
+async def test_a_claim_resends_a_long_waiting_list_only_to_consoles_where_someone_moves_up_into_view(
         site, alice, bob, monkeypatch):
     """200 claims once sent every console the whole list 200 times; the claimed conversation's own frame suffices."""
     from chatdesk.actions import queue as queue_rules
 
-    shoppers = [await widget() for _ in range(3)]
+    shoppers = [await widget() for _ in range(4)]
     ids = [await _queued(s, client_id=f"c{i}") for i, s in enumerate(shoppers)]
     a, b = await console(alice), await console(bob)
+    # A short list is resent (the contract's whole-list `queue` frame, cheap at that size).
+    await a.send({"type": "claim", "conversation_id": ids[3]})
+    await a.expect("detail")
+    frame = await b.expect("queue")
+    assert [c["id"] for c in frame["queue"]] == ids[:3]
+    monkeypatch.setattr(queue_rules, "SHORT_QUEUE", 1)  # from here on, "long" means over one
+    await b.drain(0.3)
     await a.send({"type": "claim", "conversation_id": ids[0]})
     await a.expect("detail")
     gone = await b.expect("conversation")

@@ -39,12 +39,15 @@ _local = threading.local()
 QUEUE_SHOWN = 200
 
 # What a queue change tells agents (`queue_changed(site, agents=...)`): nothing
-# (only the staffing changed), the whole list, or the list only to consoles
-# where a conversation beyond the shown ones moves up into view. The last is
-# for a conversation leaving the queue (claimed, assigned): its `conversation`
-# frame already takes it off every console's list, and resending everyone's
-# whole list on each of 200 claims flooded the consoles (found by the bench).
+# (only the staffing changed), the whole list, or the list only where it is
+# worth it. The last is for a conversation leaving the queue (claimed,
+# assigned): its `conversation` frame already takes it off every console's
+# list, and resending everyone's long list on each of 200 claims flooded the
+# consoles (found by the bench). A short list is still resent, as the
+# contract's `queue` frame promises (it costs little), and so is a list where
+# a conversation beyond the shown ones moves up into view.
 AGENTS_IF_OVERFLOW = "overflow"
+SHORT_QUEUE = 50
 _RANK = {False: 0, AGENTS_IF_OVERFLOW: 1, True: 2}
 
 
@@ -224,7 +227,7 @@ def queue_frames(site: Site, now: datetime | None = None, agents: bool = True) -
         view = frozenset(teams.get(pk, ()))
         if view not in by_view:
             seen = [conv for conv in waiting if may_see(conv.team_id, view)]
-            if agents == AGENTS_IF_OVERFLOW and len(seen) < QUEUE_SHOWN:
+            if agents == AGENTS_IF_OVERFLOW and SHORT_QUEUE < len(seen) < QUEUE_SHOWN:
                 by_view[view] = None  # the whole list is on this console already
                 continue
             by_view[view] = {"type": "queue", "site": site.key, "queue": [summary(c) for c in seen[:QUEUE_SHOWN]],
