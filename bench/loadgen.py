@@ -144,6 +144,7 @@ class Sock:
         self.arrived = asyncio.Event()
         self.last_seq: dict[int, int] = {}
         self.seqs: set[int] = set()  # shopper: every seq seen in its conversation
+        self.counts: Counter = Counter()  # frames by type once quiet
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -193,6 +194,7 @@ class Sock:
                     self.arrived.set()
                 else:
                     tracker.other_frames[ftype] += 1
+                    self.counts[ftype] += 1
         except websockets.ConnectionClosed:
             pass
 

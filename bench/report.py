@@ -51,7 +51,8 @@ def markdown(results: dict) -> str:
         c = s["storm"]
         ok = c["all_resumed_seconds"] <= 10 and c["lost_messages"] == 0 and c["failed_reconnects"] == 0
         lines.append(f"| 4 | reconnect storm, {c['shoppers']} shoppers, {c['processes']} processes | all resumed ≤ 10 s, 0 lost | "
-                     f"{c['all_resumed_seconds']} s (p50 {c['resume_p50_s']} s), lost {c['lost_messages']} of "
+                     f"{c['all_resumed_seconds']} s (p50 {c['resume_p50_s']} s), every message seen at "
+                     f"{c.get('all_messages_seen_seconds', '?')} s, lost {c['lost_messages']} of "
                      f"{c['messages_checked']}, failed {c['failed_reconnects']} | – | {_ok(ok)} |")
     if "console" in s:
         c = s["console"]

@@ -163,7 +163,8 @@ async def main_async(args, base_env) -> dict:
         n = 20 if quick else args.storm_shoppers
         agents = 2 if quick else args.agents
         print(f"[4] reconnect storm: {n} shoppers on {default.name}", flush=True)
-        s["storm"] = await scenarios.reconnect_storm(default, n, agents)
+        profile_dir = (out_dir(args) / "profiles" / "storm") if args.profile else None
+        s["storm"] = await scenarios.reconnect_storm(default, n, agents, profile_dir)
         s["storm"]["config"] = default.name
         print(f"    {s['storm']}", flush=True)
 
@@ -203,7 +204,7 @@ def parse_args(argv=None):
     p.add_argument("--storm-shoppers", type=int, default=2000)
     p.add_argument("--console-queued", type=int, default=2000)
     p.add_argument("--out", default=None, help="results folder (default bench/results/<date>; smoke: none)")
-    p.add_argument("--profile", action="store_true", help="py-spy every server process during the steady scenario")
+    p.add_argument("--profile", action="store_true", help="py-spy every server process during the steady scenario and the storm's reconnects")
     p.add_argument("--json", default=None, help="also write the raw results JSON here")
     args = p.parse_args(argv)
     if not args.all and not args.scenario and not args.smoke:

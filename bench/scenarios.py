@@ -205,7 +205,7 @@ async def saturation(cfg, system: str, conversations: int, agents: int, start: f
             "generator_limited": bool(steps and steps[-1]["sent_per_s"] < 0.9 * steps[-1]["offered_per_s"])}
 
 
-async def reconnect_storm(cfg, shoppers: int, agents: int) -> dict:
+async def reconnect_storm(cfg, shoppers: int, agents: int, profile_dir=None) -> dict:
     """Scenario 4: shoppers in open conversations drop at once, agents keep writing, all reconnect with resume."""
     db.reset()
     db.flush_redis(cfg.redis_url)
@@ -260,19 +260,35 @@ async def reconnect_storm(cfg, shoppers: int, agents: int) -> dict:
             welcome_at[i] = time.monotonic() - storm_start
             return s
 
+        profilers = [profiling.start(srv, profile_dir, f"storm-{i}") for i, srv in enumerate(servers)] if profile_dir else []
         writer = asyncio.create_task(agents_write("storm"))  # and while they come back
         second = await asyncio.gather(*(back(i) for i in range(shoppers)), return_exceptions=True)
         all_back = time.monotonic() - storm_start
+        profiles = [profiling.stop(p) for p in profilers]
         await writer
-        await asyncio.sleep(3)
+        # Agents' messages may still be in a busy server's queue: count only once each got its answer.
+        answers = 2 * shoppers
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(a.counts["ack"] + a.counts["error"] for a in agent_socks.values()) < answers:
+            await asyncio.sleep(0.25)
+        refused = sum(a.counts["error"] for a in agent_socks.values())
         failed = sum(1 for s in second if isinstance(s, BaseException))
         final = db.stored_sequences([c["conversation_id"] for c in seeded])
-        lost = duplicated_ok = 0
-        for i, s in enumerate(second):
-            if isinstance(s, BaseException):
-                continue
-            have = seen[i] | s.seqs
-            lost += len(set(final[seeded[i]["conversation_id"]]) - have)
+
+        def missing() -> int:
+            n = 0
+            for i, s in enumerate(second):
+                if not isinstance(s, BaseException):
+                    n += len(set(final[seeded[i]["conversation_id"]]) - (seen[i] | s.seqs))
+            return n
+
+        # Live deliveries may trail a busy process: wait up to 30 s for every
+        # stored seq to reach its shopper; what never arrives is lost.
+        deadline = time.monotonic() + 30
+        while missing() and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+        all_seen = time.monotonic() - storm_start
+        lost = missing()
         times = sorted(t for t in welcome_at if t is not None)
         await close_all([s for s in second if not isinstance(s, BaseException)] + list(agent_socks.values()))
     finally:
@@ -280,9 +296,11 @@ async def reconnect_storm(cfg, shoppers: int, agents: int) -> dict:
     return {
         "shoppers": shoppers, "agents": agents, "processes": cfg.processes,
         "away_messages_seconds": round(away_seconds, 1),
-        "all_resumed_seconds": round(all_back, 2), "resume_p50_s": round(statistics.median(times), 2) if times else None,
+        "all_resumed_seconds": round(all_back, 2), "all_messages_seen_seconds": round(all_seen, 2), "resume_p50_s": round(statistics.median(times), 2) if times else None,
         "resume_max_s": round(times[-1], 2) if times else None, "failed_reconnects": failed,
         "lost_messages": lost, "messages_checked": sum(len(v) for v in final.values()),
+        "agent_messages_refused": refused,
+        **({"profiles": profiles} if profilers else {}),
     }
 
 

@@ -45,7 +45,10 @@ class Server:
     def command(self) -> list[str]:
         if self.kind == "daphne":
             # -v 0: no access-log line per socket (uvicorn: --no-access-log), as in production.
-            return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port), APP]
+            # backlog=1024: Twisted's default listen queue is 50, so a reconnect storm
+            # overflowed it and the kernel's SYN retries (1, 3, 7, 15, 31 s) set the pace.
+            return [sys.executable, "-m", "daphne", "-v", "0",
+                    "-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog=1024", APP]
         if self.kind == "uvicorn":
             return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
                     "--lifespan", "off", "--no-access-log", "--log-level", "warning",

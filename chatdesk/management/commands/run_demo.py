@@ -7,6 +7,18 @@ import sys
 from django.core.management.base import BaseCommand
 
 
+def daphne_endpoint(host: str, port: int, backlog: int = 1024) -> str:
+    """Daphne's listening endpoint with a listen queue fit for a reconnect storm.
+
+    Daphne's `-b/-p` keep Twisted's default backlog of 50: when a network blip
+    drops a thousand widgets and they all come back at once, the rest of the
+    handshakes overflow the queue and wait out the kernel's SYN retries (1, 3,
+    7, 15, 31 s). The kernel caps it at net.core.somaxconn.
+    """
+    host = host.replace(":", "\\:")  # an IPv6 address inside Twisted's endpoint syntax
+    return f"tcp:port={port}:interface={host}:backlog={backlog}"
+
+
 class Command(BaseCommand):
     help = "Run Daphne on 127.0.0.1:PORT and the Huey consumer until interrupted."
 
@@ -19,7 +31,8 @@ class Command(BaseCommand):
         procs = [
             subprocess.Popen([sys.executable, "manage.py", "run_huey", "--quiet"], env=env),
             subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", opts["host"], "-p", str(opts["port"]), "chatdesk.asgi:application"],
+                [sys.executable, "-m", "daphne", "-e", daphne_endpoint(opts["host"], opts["port"]),
+                 "chatdesk.asgi:application"],
                 env=env,
             ),
         ]
