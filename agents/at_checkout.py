@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from chatdesk.actions.carts import UNREAD
 from chatdesk.events import emit, site_agents_group
 from chatdesk.models import CHECKOUT_STEP_ORDER, Cart, Conversation, Visitor
 from chatdesk.serialize import iso, money
@@ -77,20 +78,27 @@ def visitors_at_checkout(site_ids, now: datetime | None = None) -> list[dict]:
     return rows[:LIST_LIMIT]
 
 
-def visitor_entry(visitor_pk: int, now: datetime | None = None) -> tuple[Visitor | None, Cart | None, dict | None]:
-    """The visitor, their current cart and their row (None when they are not, or no longer, at checkout)."""
-    visitor = Visitor.objects.select_related("site").filter(pk=visitor_pk).first()
+def visitor_entry(visitor_pk: int, now: datetime | None = None, *, visitor: Visitor | None = None,
+                  cart=UNREAD) -> tuple[Visitor | None, Cart | None, dict | None]:
+    """The visitor, their current cart and their row (None when they are not, or no longer, at checkout).
+
+    A caller that has just read the visitor (with its site) and their cart
+    passes them in and saves the two queries.
+    """
     if visitor is None:
-        return None, None, None
-    cart = _latest_carts([visitor.pk]).get(visitor.pk)
+        visitor = Visitor.objects.select_related("site").filter(pk=visitor_pk).first()
+        if visitor is None:
+            return None, None, None
+    if cart is UNREAD:
+        cart = _latest_carts([visitor.pk]).get(visitor.pk)
     if not is_at_checkout(visitor, cart):
         return visitor, cart, None
     return visitor, cart, entry(visitor, cart, _open_conversations([visitor.pk]).get(visitor.pk), now or timezone.now())
 
 
-def announce(visitor_pk: int) -> None:
+def announce(visitor_pk: int, *, visitor: Visitor | None = None, cart=UNREAD) -> None:
     """Tell the site's consoles this visitor's row (or `visitor: null` to drop it), after commit."""
-    visitor, cart, row = visitor_entry(visitor_pk)
+    visitor, cart, row = visitor_entry(visitor_pk, visitor=visitor, cart=cart)
     if visitor is None:
         return
     if row is None and (cart is None or CHECKOUT_STEP_ORDER.get(cart.max_step_reached, 0) < CHECKOUT_STEP_ORDER["contact"]):

@@ -195,6 +195,8 @@ class Sock:
                 else:
                     tracker.other_frames[ftype] += 1
                     self.counts[ftype] += 1
+                    if ftype == "error":
+                        self.counts[f"error:{frame.get('code')}"] += 1
         except websockets.ConnectionClosed:
             pass
 

@@ -93,13 +93,13 @@ async def main_async(args, base_env) -> dict:
     chosen = SCENARIOS if args.all else tuple(args.scenario or ())
     quick = args.smoke
     k = args.processes
-    default = config(base_env, args.redis_url, "daphne", args.layer, k)
+    default = config(base_env, args.redis_url, args.server, args.layer, k)
 
     results["load"] = {"start": os.getloadavg()}
     if "idle" in chosen:
         n = 50 if quick else args.idle_sockets
         print(f"[1] idle: {n} sockets on one Daphne process", flush=True)
-        one = config(base_env, args.redis_url, "daphne", args.layer, 1)
+        one = config(base_env, args.redis_url, args.server, args.layer, 1)
         s["idle"] = {"config": one.name}
         for system in ("chatdesk", "relay"):
             s["idle"][system] = await scenarios.idle_memory(one, system, n)
@@ -111,7 +111,7 @@ async def main_async(args, base_env) -> dict:
         both = args.all or args.steady_both_layers
         layers = [args.layer] + ([{"redis": "pubsub", "pubsub": "redis"}[args.layer]] if both else [])
         for layer in layers:
-            cfg = config(base_env, args.redis_url, "daphne", layer, k)
+            cfg = config(base_env, args.redis_url, args.server, layer, k)
             key = "steady" if layer == args.layer else f"steady_{layer}"
             print(f"[2] steady: {rate}/s for {secs}s over {conv} conversations, {cfg.name}", flush=True)
             s[key] = {"config": cfg.name}
@@ -171,7 +171,7 @@ async def main_async(args, base_env) -> dict:
     if "console" in chosen:
         n = 50 if quick else args.console_queued
         print(f"[5] console start with {n} queued", flush=True)
-        one = config(base_env, args.redis_url, "daphne", args.layer, 1)
+        one = config(base_env, args.redis_url, args.server, args.layer, 1)
         s["console"] = await scenarios.console_start(one, n, repeats=2 if quick else 5)
         s["console"]["config"] = one.name
         print(f"    {s['console']}", flush=True)
@@ -190,6 +190,7 @@ def parse_args(argv=None):
     p.add_argument("--no-flush-redis", action="store_true", help="never FLUSHDB the Redis db (shared db: use a prefix)")
     p.add_argument("--drop-database", action="store_true", help="drop the bench database at the end")
     p.add_argument("--layer", choices=("redis", "pubsub"), default="redis", help="ChatDesk's channel layer for scenarios 1, 2, 4, 5")
+    p.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne", help="the ASGI server for scenarios 1, 2, 4, 5")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--conversations", type=int, default=200)

@@ -5,6 +5,7 @@ import asyncio
 import gc
 import statistics
 import time
+from collections import Counter
 
 from . import db, profiling
 from .loadgen import Pair, Sock, Tracker, Traffic, gather_limited, now_ns, settle
@@ -253,6 +254,8 @@ async def reconnect_storm(cfg, shoppers: int, agents: int, profile_dir=None) -> 
         await asyncio.sleep(0.5)
 
         storm_start = time.monotonic()
+        cpu_start = time.process_time()
+        servers_cpu_start = [srv.cpu_seconds() for srv in servers]
         welcome_at = [None] * shoppers
 
         async def back(i):
@@ -264,6 +267,9 @@ async def reconnect_storm(cfg, shoppers: int, agents: int, profile_dir=None) -> 
         writer = asyncio.create_task(agents_write("storm"))  # and while they come back
         second = await asyncio.gather(*(back(i) for i in range(shoppers)), return_exceptions=True)
         all_back = time.monotonic() - storm_start
+        # If this nears all_back, the generator itself (one Python process) paced the storm.
+        generator_cpu = time.process_time() - cpu_start
+        servers_cpu = [round(srv.cpu_seconds() - c, 2) for srv, c in zip(servers, servers_cpu_start)]
         profiles = [profiling.stop(p) for p in profilers]
         await writer
         # Agents' messages may still be in a busy server's queue: count only once each got its answer.
@@ -272,6 +278,9 @@ async def reconnect_storm(cfg, shoppers: int, agents: int, profile_dir=None) -> 
         while time.monotonic() < deadline and sum(a.counts["ack"] + a.counts["error"] for a in agent_socks.values()) < answers:
             await asyncio.sleep(0.25)
         refused = sum(a.counts["error"] for a in agent_socks.values())
+        refusals = Counter()
+        for a in agent_socks.values():
+            refusals.update({k[6:]: v for k, v in a.counts.items() if k.startswith("error:")})
         failed = sum(1 for s in second if isinstance(s, BaseException))
         final = db.stored_sequences([c["conversation_id"] for c in seeded])
 
@@ -296,10 +305,11 @@ async def reconnect_storm(cfg, shoppers: int, agents: int, profile_dir=None) -> 
     return {
         "shoppers": shoppers, "agents": agents, "processes": cfg.processes,
         "away_messages_seconds": round(away_seconds, 1),
-        "all_resumed_seconds": round(all_back, 2), "all_messages_seen_seconds": round(all_seen, 2), "resume_p50_s": round(statistics.median(times), 2) if times else None,
+        "all_resumed_seconds": round(all_back, 2), "all_messages_seen_seconds": round(all_seen, 2),
+        "generator_cpu_seconds": round(generator_cpu, 2), "server_cpu_seconds": servers_cpu, "resume_p50_s": round(statistics.median(times), 2) if times else None,
         "resume_max_s": round(times[-1], 2) if times else None, "failed_reconnects": failed,
         "lost_messages": lost, "messages_checked": sum(len(v) for v in final.values()),
-        "agent_messages_refused": refused,
+        "agent_messages_refused": refused, "agent_refusals": dict(refusals),
         **({"profiles": profiles} if profilers else {}),
     }
 

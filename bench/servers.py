@@ -74,6 +74,12 @@ class Server:
     def rss_kib(self) -> int:
         return rss_kib(self.proc.pid)
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)

@@ -136,10 +136,14 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def run(self, fn, *args, **kwargs):
         """Run a domain action in a worker thread, then publish what it emitted (after its commit)."""
-        result, emitted = await _db()(fn, args, kwargs)
+        result, emitted = await self.run_unpublished(fn, *args, **kwargs)
         if emitted:
             await self.publish(emitted)
         return result
+
+    async def run_unpublished(self, fn, *args, **kwargs):
+        """Run a domain action in a worker thread; return (result, events) for the caller to publish after its reply."""
+        return await _db()(fn, args, kwargs)
 
     async def publish(self, emitted) -> None:
         """Send committed events in the order emitted, best effort; one event for each of several groups goes out in parallel.

@@ -21,9 +21,19 @@ def _load_site(key: str):
 
 
 def _welcome(site: Site, token, last_seq: int):
+    """All that `hello` reads and records, in one trip to a database thread: (visitor, welcome, queue frame or None).
+
+    A returning shopper's server-side rules are checked here too, with the
+    visitor, cart and rules already read; the caller publishes what this
+    emitted only after sending `welcome`, so a prompt never overtakes it.
+    """
     given = token
     visitor, token = visitors.resolve_visitor(site, token)
-    visitors.mark_connected(visitor, +1)
+    returning = token == given
+    # A visitor made just now has no cart and no conversation: no queries to ask.
+    cart = carts.current_cart(visitor) if returning else None
+    visitors.mark_connected(visitor, +1, cart=cart)
+    rules = interventions.enabled_rules(site.id)
     frame = {
         "type": "welcome",
         "visitor_token": token,
@@ -33,17 +43,18 @@ def _welcome(site: Site, token, last_seq: int):
         # Closed, or nobody online: the widget offers `leave_message` (docs/routing.md).
         "availability": availability.availability(site),
     }
-    if token == given:
-        frame.update(_resume(visitor, last_seq))
-    else:  # a visitor made just now has no conversation yet: no queries to ask
+    conv = None
+    if returning:
+        conv, resumed = _resume(visitor, last_seq)
+        frame.update(resumed)
+    else:
         frame.update({"conversation": None, "messages": [], "offers": []})
-    frame["interventions"] = interventions.widget_rules(visitor)
-    return visitor, frame
-
-
-def _queue_frame(visitor):
-    conv = Conversation.objects.filter(visitor=visitor, status=Conversation.QUEUED).select_related("site").first()
-    return shopper_queue_frame(conv) if conv else None
+    frame["interventions"] = interventions.widget_rules(visitor, rules=rules, cart=cart)
+    queue = shopper_queue_frame(conv) if conv is not None and conv.status == Conversation.QUEUED else None
+    if returning:
+        # The socket joined this visitor's group before this ran, so a prompt reaches it.
+        interventions.check_server_rules(visitor, rules=rules, cart=cart, fresh=True)
+    return visitor, frame, queue
 
 
 def _seen(visitor_id: int) -> None:
@@ -53,8 +64,8 @@ def _seen(visitor_id: int) -> None:
     Visitor.objects.filter(pk=visitor_id).update(last_seen_at=timezone.now())
 
 
-def _resume(visitor, last_seq: int) -> dict:
-    """The open (or last) conversation and its messages after `last_seq`, for `welcome` and `sync`."""
+def _resume(visitor, last_seq: int) -> tuple[Conversation | None, dict]:
+    """The open (or last) conversation and its part of `welcome` or `synced`: messages after `last_seq`, offers."""
     conv = visitors.open_or_last_conversation(visitor)
     frame = {"conversation": None, "messages": [], "offers": []}
     if conv is not None:
@@ -71,7 +82,11 @@ def _resume(visitor, last_seq: int) -> dict:
         frame["offers"] = [offer_dict(o) for o in conv.offers.select_related("agent__agent_profile")]
         if since != last_seq:
             frame["resync"] = True
-    return frame
+    return conv, frame
+
+
+def _synced(visitor, last_seq: int) -> dict:
+    return {"type": "synced", **_resume(visitor, last_seq)[1]}
 
 
 def _conversation_for_typing(visitor):
@@ -141,7 +156,8 @@ class WidgetConsumer(FrameConsumer):
         early = visitors.token_public_id(self.site, frame["visitor_token"])
         if early:
             await self.channel_layer.group_add(visitor_group(early), self.channel_name)
-        visitor, welcome = await database_sync_to_async(_welcome)(self.site, frame["visitor_token"], frame["last_seq"])
+        (visitor, welcome, queue), emitted = await self.run_unpublished(
+            _welcome, self.site, frame["visitor_token"], frame["last_seq"])
         self.visitor = visitor
         self.seen_at = float("-inf")
         if str(visitor.public_id) != early:
@@ -153,12 +169,12 @@ class WidgetConsumer(FrameConsumer):
         self.conversation_id = conv["id"] if conv and conv["status"] in Conversation.OPEN_STATUSES else None
         self.mark_delivered(welcome["messages"])
         await self.send_frame(welcome)
-        if welcome["conversation"] and welcome["conversation"]["status"] == Conversation.QUEUED:
-            queue = await database_sync_to_async(_queue_frame)(visitor)
-            if queue:
-                await self.send_frame(queue)
-        # After joining the group, so a prompt for a returning shopper reaches this socket.
-        await self.run(interventions.check_server_rules, visitor)
+        if queue:
+            await self.send_frame(queue)
+        await self.publish(emitted)
+        if str(visitor.public_id) != early:
+            # A new visitor: only now in their group, so a prompt reaches this socket.
+            await self.run(interventions.check_server_rules, visitor)
 
     async def frame_message(self, frame):
         self._need_visitor()
@@ -172,9 +188,9 @@ class WidgetConsumer(FrameConsumer):
 
     async def frame_sync(self, frame):
         self._need_visitor()
-        resumed = await database_sync_to_async(_resume)(self.visitor, frame["last_seq"])
-        self.mark_delivered(resumed["messages"])
-        await self.send_frame({"type": "synced", **resumed})
+        synced = await database_sync_to_async(_synced)(self.visitor, frame["last_seq"])
+        self.mark_delivered(synced["messages"])
+        await self.send_frame(synced)
 
     async def frame_cart(self, frame):
         self._need_visitor()

@@ -1,8 +1,11 @@
 """A message stored while a shopper's `hello` is being answered reaches them: in `welcome`, live, or both, never neither."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 import shopper_widget.consumers as widget_consumers
 from chatdesk.actions.conversations import claim, post_agent_message
@@ -22,9 +25,18 @@ async def test_a_reply_stored_between_reading_the_backlog_and_joining_live_deliv
 
     original = widget_consumers._welcome
 
+    def reply_from_another_worker():
+        try:
+            post_agent_message(alice, conv_id, "a1", "the reply in between")
+        finally:
+            connection.close()
+
     def welcome_then_a_reply_lands(site_, token_, last_seq):
         result = original(site_, token_, last_seq)  # the backlog is read...
-        post_agent_message(alice, conv_id, "a1", "the reply in between")  # ...then a reply is stored and announced
+        # ...then another worker (the agent's socket) stores a reply and announces it at once.
+        other = threading.Thread(target=reply_from_another_worker)
+        other.start()
+        other.join()
         return result
 
     monkeypatch.setattr(widget_consumers, "_welcome", welcome_then_a_reply_lands)

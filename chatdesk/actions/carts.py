@@ -210,9 +210,13 @@ def _after_cart_change(cart: Cart) -> None:
             conv.save(update_fields=["cart"])
 
 
+# A current cart the caller has not read (None is a cart read and found absent): the callee reads it.
+UNREAD = object()
+
+
 def current_cart(visitor: Visitor) -> Cart | None:
     """The visitor's most recently updated cart that has not become an order."""
-    return visitor.carts.filter(ordered_at__isnull=True).order_by("-updated_at").first()
+    return visitor.carts.filter(ordered_at__isnull=True).order_by("-updated_at", "-id").first()
 
 
 def widget_cart_token(visitor: Visitor, data: dict) -> str:

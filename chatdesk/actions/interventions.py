@@ -10,9 +10,11 @@ import random
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from .. import interventions as logic
+from .carts import UNREAD
 from ..errors import ActionError
 from ..events import emit, visitor_group
 from ..models import (CartEvent, Conversation, InterventionAssignment, InterventionEvent, InterventionRule, Visitor)
@@ -20,11 +22,12 @@ from ..models import (CartEvent, Conversation, InterventionAssignment, Intervent
 _system_rng = random.SystemRandom()
 
 
-def shopper_state(visitor: Visitor, now: datetime) -> logic.ShopperState:
+def shopper_state(visitor: Visitor, now: datetime, cart=UNREAD) -> logic.ShopperState:
     """The shopper as the rules see them: current step and cart, idle time, shipping news, earlier abandonment."""
     from .carts import current_cart
 
-    cart = current_cart(visitor)
+    if cart is UNREAD:
+        cart = current_cart(visitor)
     step = cart.checkout_step if cart else None
     if visitor.checkout_step and visitor.step_changed_at and (
         cart is None or cart.last_activity_at is None or visitor.step_changed_at >= cart.last_activity_at
@@ -44,8 +47,17 @@ def shopper_state(visitor: Visitor, now: datetime) -> logic.ShopperState:
     )
 
 
-def _rules(site_id: int):
+def enabled_rules(site_id: int) -> list[InterventionRule]:
+    """The site's enabled rules in their order (one query; `hello` reads them once for both kinds)."""
     return list(InterventionRule.objects.filter(site_id=site_id, enabled=True).order_by("order", "id"))
+
+
+def _fired_counts(visitor: Visitor, triggers) -> dict[str, int]:
+    """How often each of these rules has fired for this visitor (either arm), in one query."""
+    rows = (InterventionEvent.objects.filter(assignment__visitor=visitor, trigger__in=list(triggers),
+                                             action=InterventionEvent.TRIGGERED)
+            .values("trigger").annotate(n=Count("id")).values_list("trigger", "n"))
+    return dict(rows)
 
 
 def _history(visitor: Visitor, trigger: str) -> tuple[int, datetime | None]:
@@ -55,7 +67,8 @@ def _history(visitor: Visitor, trigger: str) -> tuple[int, datetime | None]:
     return fired.count(), fired.order_by("-created_at").values_list("created_at", flat=True).first()
 
 
-def widget_rules(visitor: Visitor, now: datetime | None = None) -> list[dict]:
+def widget_rules(visitor: Visitor, now: datetime | None = None, rules: list[InterventionRule] | None = None,
+                 cart=UNREAD) -> list[dict]:
     """The rules the widget runs, for `welcome.interventions`: `[{trigger, text, when}]`.
 
     Rules already at their cap for this visitor, and rules that need an
@@ -66,15 +79,16 @@ def widget_rules(visitor: Visitor, now: datetime | None = None) -> list[dict]:
     now = now or timezone.now()
     out = []
     state = None
-    for rule in _rules(visitor.site_id):
+    candidates = [r for r in (enabled_rules(visitor.site_id) if rules is None else rules)
+                  if logic.runs_in_widget(r.conditions or {})]
+    fired = _fired_counts(visitor, {r.trigger for r in candidates}) if candidates else {}
+    for rule in candidates:
         conditions = rule.conditions or {}
-        if not logic.runs_in_widget(conditions):
-            continue
         if conditions.get("returning_with_abandoned_cart"):
-            state = state or shopper_state(visitor, now)
+            state = state or shopper_state(visitor, now, cart)
             if not state.has_abandoned_cart:
                 continue
-        if _history(visitor, rule.trigger)[0] >= rule.max_per_visitor:
+        if fired.get(rule.trigger, 0) >= rule.max_per_visitor:
             continue
         out.append({"trigger": rule.trigger, "text": rule.text, "when": logic.widget_when(conditions)})
     return out
@@ -120,21 +134,25 @@ def fire(visitor: Visitor, rule: InterventionRule, now: datetime, rng: random.Ra
         return assignment.arm
 
 
-def check_server_rules(visitor: Visitor, now: datetime | None = None, rng: random.Random | None = None) -> list[str]:
+def check_server_rules(visitor: Visitor, now: datetime | None = None, rng: random.Random | None = None, *,
+                       rules: list[InterventionRule] | None = None, cart=UNREAD, fresh: bool = False) -> list[str]:
     """Evaluate the rules that need the cart (not page signals) for a present shopper; fire the first that holds.
 
     Called after cart and page frames, after a store cart update, when a
     shopper says hello, and by the periodic idle check. Returns the triggers
-    fired (at most one: one invitation at a time).
+    fired (at most one: one invitation at a time). `hello` has just read the
+    visitor (`fresh`, with its site), the rules and the cart, and passes them in.
     """
     now = now or timezone.now()
-    visitor = Visitor.objects.select_related("site").get(pk=visitor.pk)
+    if not fresh:
+        visitor = Visitor.objects.select_related("site").get(pk=visitor.pk)
     if visitor.connected_sockets <= 0:
         return []  # nobody to show it to; firing would count a shopper who never could see it
-    rules = [r for r in _rules(visitor.site_id) if not logic.runs_in_widget(r.conditions or {})]
+    rules = [r for r in (enabled_rules(visitor.site_id) if rules is None else rules)
+             if not logic.runs_in_widget(r.conditions or {})]
     if not rules:
         return []
-    state = shopper_state(visitor, now)
+    state = shopper_state(visitor, now, cart)
     for rule in rules:
         if logic.holds(rule.conditions or {}, state) and fire(visitor, rule, now, rng, state.idle_since):
             return [rule.trigger]
@@ -223,7 +241,7 @@ def sweep_idle(now: datetime, horizon: timedelta = timedelta(seconds=60)) -> tup
         return fired, later
     for visitor in Visitor.objects.filter(site_id__in=idle_sites, connected_sockets__gt=0).select_related("site"):
         state = shopper_state(visitor, now)
-        due = [logic.idle_due_at(r.conditions or {}, state) for r in _rules(visitor.site_id)
+        due = [logic.idle_due_at(r.conditions or {}, state) for r in enabled_rules(visitor.site_id)
                if "idle_seconds" in (r.conditions or {}) and not logic.runs_in_widget(r.conditions or {})]
         due = [d for d in due if d is not None]
         if any(d <= now for d in due):

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from django.core import signing
+from django.db import connection
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from ..events import emit, site_agents_group
+from .carts import UNREAD
 from ..models import Conversation, PageView, Site, Visitor
 
 TOKEN_SALT = "chatdesk.visitor"
@@ -25,9 +28,11 @@ def visitor_from_token(site: Site, token: str | None) -> Visitor | None:
     if not isinstance(data, dict) or data.get("s") != site.id:
         return None
     try:
-        return Visitor.objects.get(site=site, public_id=data.get("v"))
+        visitor = Visitor.objects.get(site=site, public_id=data.get("v"))
     except (Visitor.DoesNotExist, ValueError, Exception):
         return None
+    visitor.site = site  # the caller's row: no query later for the site's key or settings
+    return visitor
 
 
 def token_public_id(site: Site, token: str | None) -> str | None:
@@ -53,22 +58,45 @@ def resolve_visitor(site: Site, token: str | None) -> tuple[Visitor, str]:
 
 
 def open_or_last_conversation(visitor: Visitor) -> Conversation | None:
-    # The agent's name goes into `welcome`: fetch it with the row, not in two more queries.
-    convs = visitor.conversations.select_related("agent__agent_profile")
-    open_one = convs.filter(status__in=Conversation.OPEN_STATUSES).order_by("-created_at").first()
-    return open_one or convs.order_by("-created_at").first()
+    """The visitor's open conversation, else their latest one: one query, open ones sorted first."""
+    # The agent's name and the site's currency go into `welcome`: fetch them with the row.
+    is_open = Case(When(status__in=Conversation.OPEN_STATUSES, then=Value(1)), default=Value(0),
+                   output_field=IntegerField())
+    return (visitor.conversations.select_related("site", "agent__agent_profile")
+            .annotate(open_first=is_open).order_by("-open_first", "-created_at").first())
 
 
-def mark_connected(visitor: Visitor, delta: int) -> None:
-    """Count a widget socket opening (+1) or closing (-1); the time decides whether they have gone."""
-    from django.db.models import F
+def mark_connected(visitor: Visitor, delta: int, cart=UNREAD) -> int:
+    """Count a widget socket opening (+1) or closing (-1); the time decides whether they have gone.
+
+    Returns the visitor's open sockets after the change. On +1 the caller has
+    just read `visitor` (with its site); `hello` also passes the cart it read.
+    """
+    from agents.at_checkout import announce
 
     now = timezone.now()
-    fields = {"connected_sockets": F("connected_sockets") + delta, "last_seen_at": now}
+    visitor.connected_sockets = _count_socket(visitor.pk, delta, now)
+    visitor.last_seen_at = now
+    # The consoles' list of shoppers at checkout shows present shoppers: keep it live. A row built
+    # from this object is right when it was just read, or when the shopper left (the row is dropped).
+    fresh = delta > 0 or visitor.connected_sockets <= 0
+    announce(visitor.pk, visitor=visitor if fresh else None, cart=cart if fresh else UNREAD)
+    return visitor.connected_sockets
+
+
+def _count_socket(visitor_pk: int, delta: int, now) -> int:
+    """One statement for the change and the count it leaves (UPDATE ... RETURNING; SQLite has it since 3.35)."""
+    qn = connection.ops.quote_name
+    at = connection.ops.adapt_datetimefield_value(now)
+    sets, params = ["connected_sockets = connected_sockets + %s", "last_seen_at = %s"], [delta, at]
     if delta < 0:
-        fields["disconnected_at"] = now
-    Visitor.objects.filter(pk=visitor.pk).update(**fields)
-    _announce_at_checkout(visitor)
+        sets.append("disconnected_at = %s")
+        params.append(at)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {qn(Visitor._meta.db_table)} SET {', '.join(sets)} WHERE id = %s "
+                       "RETURNING connected_sockets", [*params, visitor_pk])
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def _announce_at_checkout(visitor: Visitor) -> None:
