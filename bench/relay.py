@@ -20,13 +20,16 @@ from django.urls import path  # noqa: E402
 
 from chatdesk.asgi import django_asgi_app  # noqa: E402  (sets Django up)
 from chatdesk.asgi import application as chatdesk_application  # noqa: E402
+from chatdesk.sockets import DirectDispatch  # noqa: E402
 
 
 def room_group(room) -> str:
     return f"relay.{room}"
 
 
-class RelayConsumer(AsyncWebsocketConsumer):
+class RelayConsumer(DirectDispatch, AsyncWebsocketConsumer):
+    # DirectDispatch: like ChatDesk's consumers, no per-event thread hop (the relay has no database at all).
+
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.rooms = [r for r in (query.get("rooms", [""])[0]).split(",") if r]

@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from .layer_watch import layer_watch
+from .layers import coalesce, send_to_groups
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,22 @@ def layer_event(frame: dict, **extra) -> dict:
 
 def emit(group: str, frame: dict, **extra) -> None:
     """Send `frame` to every socket in `group` once the current transaction commits."""
+    emit_to((group,), frame, **extra)
+
+
+def emit_to(groups, frame: dict, **extra) -> None:
+    """Send one `frame` to several groups once the current transaction commits: encoded once, sent in one go.
+
+    Each group still appears as its own (group, event) pair, sharing the one
+    event object; publishers coalesce such runs (chatdesk.layers.coalesce).
+    """
     event = layer_event(frame, **extra)
+    pairs = [(group, event) for group in groups]
     collector = getattr(_local, "collector", None)
     if collector is not None:
-        transaction.on_commit(lambda: collector.append((group, event)))
+        transaction.on_commit(lambda: collector.extend(pairs))
         return
-    _sync_batch().append((group, event))
+    _sync_batch().extend(pairs)
 
 
 def _sync_batch() -> list:
@@ -115,6 +126,9 @@ class _Immediate(list):
     def append(self, item):
         async_to_sync(publish)([item])
 
+    def extend(self, items):
+        async_to_sync(publish)(list(items))
+
 
 def emit_layer_event(group: str, event: dict) -> None:
     """Send a raw layer event (a consumer method such as `console.regroup`, not a frame) after commit, like `emit`."""
@@ -144,11 +158,11 @@ async def publish(events: list[tuple[str, dict]]) -> None:
     makes every process's sockets do so once Redis answers again.
     """
     layer = get_channel_layer()
-    for group, event in events:
+    for groups, event in coalesce(events):
         try:
-            await layer.group_send(group, event)
+            await send_to_groups(layer, groups, event)
         except Exception as exc:
-            log.warning("could not publish to %s: %s", group, exc)
+            log.warning("could not publish to %s: %s", ", ".join(groups), exc)
             watch = layer_watch()
             if watch is not None:
                 watch.note_publish_failure()

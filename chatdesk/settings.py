@@ -129,7 +129,8 @@ if REDIS_URL and CHANNEL_LAYER_KIND == "pubsub":
 elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis' layer with a two-round-trip group send (chatdesk/layers.py).
+            "BACKEND": "chatdesk.layers.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 # The default of 100 silently drops group members' messages

@@ -98,7 +98,7 @@ class DaphneProcess:
 
 def start_daphne(count: int = 1, **env) -> list[DaphneProcess]:
     """Start `count` Daphne processes sharing the test database (and Redis, when REDIS_URL is set)."""
-    if count > 1 and not settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):
+    if count > 1 and settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
         raise RuntimeError("several processes need REDIS_URL (a shared channel layer)")
     return [DaphneProcess(free_port(), server_env(**env)).start() for _ in range(count)]
 

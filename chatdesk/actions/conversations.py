@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import ActionError
-from ..events import agent_group, conversation_audience, emit, visitor_group
+from ..events import agent_group, conversation_audience, emit, emit_to, visitor_group
 from ..models import CLOSE_REASONS, Assignment, Conversation, Message, Note, Visitor
 from ..routing import refresh_priority, send_to_head
 from ..serialize import agent_ref, conversation_summary, message_dict, note_dict
@@ -52,11 +52,8 @@ def _deliver_message(conv: Conversation, msg: Message) -> None:
     # seq and conversation_id ride along so that a socket sent this message
     # in a resync as well drops the live copy (FrameConsumer.chat_frame).
     tag = {"skip_origin": True, "seq": msg.seq, "conversation_id": conv.id}
-    emit(visitor_group(conv.visitor.public_id), frame, **tag)
-    if conv.agent_id:
-        emit(agent_group(conv.agent_id), frame, **tag)
-    else:
-        emit(conversation_audience(conv), frame, **tag)
+    staff = agent_group(conv.agent_id) if conv.agent_id else conversation_audience(conv)
+    emit_to((visitor_group(conv.visitor.public_id), staff), frame, **tag)
 
 
 def _redeliver(msg: Message) -> None:
