@@ -137,7 +137,7 @@ class WidgetConsumer(FrameConsumer):
             try:
                 await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
                 await self.channel_layer.group_discard(site_visitors_group(self.site.id), self.channel_name)
-                await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+                await self.run(visitors.mark_connected, self.visitor, -1)
             except UNAVAILABLE_ERRORS as exc:
                 # The socket is gone either way; presence is advisory and `last_seen_at` decides.
                 log.warning("could not record a widget disconnect: %s", exc)
@@ -149,7 +149,7 @@ class WidgetConsumer(FrameConsumer):
     async def frame_hello(self, frame):
         if self.visitor is not None:
             await self.channel_layer.group_discard(visitor_group(self.visitor.public_id), self.channel_name)
-            await database_sync_to_async(visitors.mark_connected)(self.visitor, -1)
+            await self.run(visitors.mark_connected, self.visitor, -1)
         # Join the visitor's group before reading what they missed: a message
         # committed in between then arrives live after `welcome` (perhaps also
         # inside it; clients keep one copy per seq), never in neither.
