@@ -50,7 +50,9 @@ def summarise(raw: Path, top: int = 40) -> dict:
         n = int(count)
         frames = stack.split(";")
         leaf = frames[-1]
-        if any(k in leaf for k in ("select (", "epoll_wait", "poll (", "wait (threading", "_wait_for_tstate_lock")):
+        # `_worker (` as a leaf is a pool thread blocked on its empty queue (the wait is in C).
+        if any(k in leaf for k in ("select (", "epoll_wait", "poll (", "wait (threading", "_wait_for_tstate_lock",
+                                   "_worker (")):
             idle += n
             continue
         total += n
