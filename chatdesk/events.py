@@ -159,10 +159,15 @@ async def publish(events: list[tuple[str, dict]]) -> None:
     """
     layer = get_channel_layer()
     for groups, event in coalesce(events):
-        try:
-            await send_to_groups(layer, groups, event)
-        except Exception as exc:
-            log.warning("could not publish to %s: %s", ", ".join(groups), exc)
-            watch = layer_watch()
-            if watch is not None:
-                watch.note_publish_failure()
+        await send_best_effort(layer, groups, event)
+
+
+async def send_best_effort(layer, groups, event: dict) -> None:
+    """One committed event to its groups; a failure is logged and noted for the layer watch, never raised."""
+    try:
+        await send_to_groups(layer, groups, event)
+    except Exception as exc:
+        log.warning("could not publish to %s: %s", ", ".join(groups), exc)
+        watch = layer_watch()
+        if watch is not None:
+            watch.note_publish_failure()

@@ -17,7 +17,7 @@ from . import events
 from .errors import ActionError
 from .frames import MAX_FRAME_BYTES, decode, parse_frame
 from .layer_watch import layer_watch
-from .layers import coalesce, send_to_groups
+from .layers import coalesce
 
 log = logging.getLogger(__name__)
 
@@ -182,22 +182,13 @@ class FrameConsumer(DirectDispatch, AsyncWebsocketConsumer):
                 event = {**event, "skip": self.channel_name}
             batches.append((groups, event))
 
-        async def send(groups, event):
-            try:
-                await send_to_groups(layer, groups, event)
-            except Exception as exc:
-                log.warning("could not publish to %s: %s", ", ".join(groups), exc)
-                watch = layer_watch()
-                if watch is not None:
-                    watch.note_publish_failure()
-
         named = [g for groups, _ in batches for g in groups]
         if len(batches) > 1 and len(set(named)) == len(named):
             # Different groups reach different sockets (shopper, agent): no order between them to keep.
-            await asyncio.gather(*(send(groups, event) for groups, event in batches))
+            await asyncio.gather(*(events.send_best_effort(layer, groups, event) for groups, event in batches))
         else:
             for groups, event in batches:
-                await send(groups, event)
+                await events.send_best_effort(layer, groups, event)
 
     async def chat_frame(self, event):
         if event.get("skip") == self.channel_name:
