@@ -50,7 +50,9 @@ def _welcome(site: Site, token, last_seq: int):
     else:
         frame.update({"conversation": None, "messages": [], "offers": []})
     frame["interventions"] = interventions.widget_rules(visitor, rules=rules, cart=cart)
-    queue = shopper_queue_frame(conv) if conv is not None and conv.status == Conversation.QUEUED else None
+    queue = None
+    if conv is not None and conv.status == Conversation.QUEUED:
+        queue = shopper_queue_frame(conv, frame["conversation"]["queue_position"])
     if returning:
         # The socket joined this visitor's group before this ran, so a prompt reaches it.
         interventions.check_server_rules(visitor, rules=rules, cart=cart, fresh=True)

@@ -237,9 +237,8 @@ def queue_frames(site: Site, now: datetime | None = None, agents: bool = True) -
     return frames
 
 
-def shopper_queue_frame(conversation: Conversation, now: datetime | None = None) -> dict | None:
-    """The `queue` frame for one waiting conversation (e.g. for a shopper who just reconnected)."""
-    position = position_of(conversation)
+def shopper_queue_frame(conversation: Conversation, position: int | None, now: datetime | None = None) -> dict | None:
+    """The `queue` frame for one waiting conversation at `position` (position_of), e.g. for a shopper who just reconnected."""
     if position is None:
         return None
     staff = staffing(conversation.site).get(conversation.team_id, Staffing())
