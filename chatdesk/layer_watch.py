@@ -21,6 +21,8 @@ import weakref
 
 from django.conf import settings
 
+from chatdesk.periodic import repeat
+
 log = logging.getLogger(__name__)
 
 RESYNC_CLOSE_CODE = 4012  # chatdesk.sockets.CLOSE_RESYNC (not imported: sockets imports this module)
@@ -104,9 +106,7 @@ class LayerWatch:
                 log.exception("could not close a socket for resync")
 
     async def _watch_forever(self) -> None:
-        while True:
-            await self.check_once()
-            await asyncio.sleep(self.interval)
+        await repeat(self.interval, self.check_once)
 
 
 _watch: LayerWatch | None = None

@@ -21,6 +21,8 @@ from collections import Counter
 
 from django.conf import settings
 
+from chatdesk.periodic import repeat
+
 log = logging.getLogger(__name__)
 
 # How long a slot lives without a refresh, and how often live processes refresh theirs.
@@ -152,12 +154,13 @@ class AddressLimiter:
             self._refreshers[loop] = loop.create_task(self._refresh_forever())
 
     async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            try:
-                await self.backend.refresh(dict(self.live))
-            except Exception as exc:
-                log.warning("could not refresh connection slots: %s", exc)
+        await repeat(REFRESH_SECONDS, self._refresh_once, wait_first=True)
+
+    async def _refresh_once(self) -> None:
+        try:
+            await self.backend.refresh(dict(self.live))
+        except Exception as exc:
+            log.warning("could not refresh connection slots: %s", exc)
 
 
 def _make_limiter() -> AddressLimiter:
