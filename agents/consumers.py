@@ -127,8 +127,9 @@ class ConsoleConsumer(FrameConsumer):
         await self.send_detail(await database_sync_to_async(conversation_detail)(self.user, conv.id))
 
     async def frame_message(self, frame):
-        msg, _ = await self.run(
-            conversations.post_agent_message, self.user, frame["conversation_id"], frame["client_id"], frame["text"]
+        msg = await self.run_on_loop_or(
+            conversations.post_agent_message_on_loop, conversations.post_agent_message,
+            self.user, frame["conversation_id"], frame["client_id"], frame["text"],
         )
         ack = message_dict(msg)
         self.mark_delivered([ack])

@@ -126,20 +126,23 @@ async def main_async(args, base_env) -> dict:
         runs = []
         servers = ("daphne", "uvicorn") if not quick else ("daphne",)
         layers = ("redis", "pubsub") if not quick else (args.layer,)
+        pairs = [(sv, ly) for sv in servers for ly in layers]
+        if args.sat_config:
+            pairs = [tuple(c.split("/")) for c in args.sat_config]
         conv, agents = (4, 2) if quick else (args.conversations, args.agents)
-        for server in servers:
-            for layer in layers:
-                cfg = config(base_env, args.redis_url, server, layer, k)
-                systems = ["relay"]
-                if server == "daphne" or args.chatdesk_uvicorn:
-                    systems.insert(0, "chatdesk")
-                for system in systems:
-                    print(f"  {system} on {cfg.name}", flush=True)
-                    out = await scenarios.saturation(
-                        cfg, system, conv, agents, start=20 if quick else args.sat_start, factor=args.sat_factor,
-                        step_seconds=1 if quick else args.sat_step_seconds, max_rate=40 if quick else 6000)
-                    out["config"] = cfg.name
-                    runs.append(out)
+        for server, layer in pairs:
+            cfg = config(base_env, args.redis_url, server, layer, k)
+            systems = ["relay"]
+            if server == "daphne" or args.chatdesk_uvicorn:
+                systems.insert(0, "chatdesk")
+            systems = [x for x in systems if x in (args.system or systems)]
+            for system in systems:
+                print(f"  {system} on {cfg.name}", flush=True)
+                out = await scenarios.saturation(
+                    cfg, system, conv, agents, start=20 if quick else args.sat_start, factor=args.sat_factor,
+                    step_seconds=1 if quick else args.sat_step_seconds, max_rate=40 if quick else 6000)
+                out["config"] = cfg.name
+                runs.append(out)
         ratios = []
         for cfg_name in sorted({r["config"] for r in runs}):
             by = {r["system"]: r for r in runs if r["config"] == cfg_name}
@@ -200,6 +203,10 @@ def parse_args(argv=None):
     p.add_argument("--sat-start", type=float, default=150)
     p.add_argument("--sat-factor", type=float, default=1.25)
     p.add_argument("--sat-step-seconds", type=float, default=6)
+    p.add_argument("--sat-config", action="append", choices=("daphne/redis", "daphne/pubsub", "uvicorn/redis", "uvicorn/pubsub"),
+                   help="saturate only this server/layer (repeatable; default: all four)")
+    p.add_argument("--system", action="append", choices=("chatdesk", "relay"),
+                   help="saturate only this system (repeatable; default: both); ratios need both")
     p.add_argument("--chatdesk-uvicorn", action="store_true", help="also saturate ChatDesk under uvicorn")
     p.add_argument("--idle-sockets", type=int, default=5000)
     p.add_argument("--storm-shoppers", type=int, default=2000)

@@ -70,6 +70,12 @@ def layer_event(frame: dict, **extra) -> dict:
     return event
 
 
+def event_pairs(groups, frame: dict, **extra) -> list[tuple[str, dict]]:
+    """One frame for several groups as (group, event) pairs sharing one encoded event, ready to publish."""
+    event = layer_event(frame, **extra)
+    return [(group, event) for group in groups]
+
+
 def emit(group: str, frame: dict, **extra) -> None:
     """Send `frame` to every socket in `group` once the current transaction commits."""
     emit_to((group,), frame, **extra)
@@ -81,8 +87,7 @@ def emit_to(groups, frame: dict, **extra) -> None:
     Each group still appears as its own (group, event) pair, sharing the one
     event object; publishers coalesce such runs (chatdesk.layers.coalesce).
     """
-    event = layer_event(frame, **extra)
-    pairs = [(group, event) for group in groups]
+    pairs = event_pairs(groups, frame, **extra)
     collector = getattr(_local, "collector", None)
     if collector is not None:
         transaction.on_commit(lambda: collector.extend(pairs))

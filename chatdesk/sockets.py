@@ -162,6 +162,19 @@ class FrameConsumer(DirectDispatch, AsyncWebsocketConsumer):
             await self.publish(emitted)
         return result
 
+    async def run_on_loop_or(self, on_loop, in_thread, *args):
+        """Try `on_loop(*args)` on the event loop; when it returns None, run `in_thread(*args)` as `run` does.
+
+        `on_loop` returns (result, events) and `in_thread` (result, created):
+        either way the events are published after the commit and `result` is returned.
+        """
+        done = await on_loop(*args)
+        if done is None:
+            return (await self.run(in_thread, *args))[0]
+        result, emitted = done
+        await self.publish(emitted)
+        return result
+
     async def run_unpublished(self, fn, *args, **kwargs):
         """Run a domain action in a worker thread; return (result, events) for the caller to publish after its reply."""
         return await _db()(fn, args, kwargs)

@@ -180,8 +180,9 @@ class WidgetConsumer(FrameConsumer):
 
     async def frame_message(self, frame):
         self._need_visitor()
-        msg, _ = await self.run(
-            conversations.post_shopper_message, self.visitor, frame["client_id"], frame["text"], self.conversation_id
+        msg = await self.run_on_loop_or(
+            conversations.post_shopper_message_on_loop, conversations.post_shopper_message,
+            self.visitor, frame["client_id"], frame["text"], self.conversation_id,
         )
         self.conversation_id = msg.conversation_id
         ack = message_dict(msg)

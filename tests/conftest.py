@@ -201,6 +201,15 @@ def _a_channel_layer_per_test():
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _async_database_connections_end_with_the_test():
+    """Each test's event loop gets its own chatdesk.asyncdb pool; close it with the test so PostgreSQL keeps few sessions."""
+    yield
+    from chatdesk import asyncdb
+
+    asyncdb.close_all()
+
+
 @pytest.fixture
 async def chromium():
     """Debian's Chromium through Playwright's async API, for tests that drive the console and the widget together."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from .. import asyncdb
 from ..errors import ActionError
-from ..events import agent_group, conversation_audience, emit, emit_to, visitor_group
+from ..events import agent_group, conversation_audience, emit, emit_to, event_pairs, visitor_group
 from ..models import CLOSE_REASONS, Assignment, Conversation, Message, Note, Visitor
 from ..routing import refresh_priority, send_to_head
 from ..serialize import agent_ref, conversation_summary, message_dict, note_dict
@@ -45,7 +46,8 @@ def agent_may_see(user, conv: Conversation) -> bool:
     return user.agent_profile.teams.filter(pk=conv.team_id).exists()
 
 
-def _deliver_message(conv: Conversation, msg: Message) -> None:
+def _message_delivery(conv: Conversation, msg: Message) -> tuple[tuple[str, str], dict, dict]:
+    """(groups, frame, tag) of a new message: its shopper and its agent, or its audience while it waits."""
     # The sending socket gets its `ack`; `skip_origin` keeps it from also
     # receiving the broadcast copy (its other tabs still do).
     frame = {"type": "message", "message": message_dict(msg)}
@@ -53,7 +55,18 @@ def _deliver_message(conv: Conversation, msg: Message) -> None:
     # in a resync as well drops the live copy (FrameConsumer.chat_frame).
     tag = {"skip_origin": True, "seq": msg.seq, "conversation_id": conv.id}
     staff = agent_group(conv.agent_id) if conv.agent_id else conversation_audience(conv)
-    emit_to((visitor_group(conv.visitor.public_id), staff), frame, **tag)
+    return (visitor_group(conv.visitor.public_id), staff), frame, tag
+
+
+def _deliver_message(conv: Conversation, msg: Message) -> None:
+    groups, frame, tag = _message_delivery(conv, msg)
+    emit_to(groups, frame, **tag)
+
+
+def _message_events(conv: Conversation, msg: Message) -> list:
+    """What `_deliver_message` emits, for a caller that publishes itself (no transaction to wait for)."""
+    groups, frame, tag = _message_delivery(conv, msg)
+    return event_pairs(groups, frame, **tag)
 
 
 def _redeliver(msg: Message) -> None:
@@ -152,6 +165,29 @@ def post_shopper_message(visitor: Visitor, client_id: str, text: str, conversati
 
             conversation_queued(conv)
     return msg, True
+
+
+async def post_shopper_message_on_loop(visitor: Visitor, client_id: str, text: str,
+                                       conversation_id: int | None) -> tuple[Message, list] | None:
+    """`post_shopper_message`'s one-statement path on the event loop: (message, events to publish), or None.
+
+    None means "take `post_shopper_message` in a worker thread": no open
+    conversation known, not PostgreSQL, a rule to check, a repeated
+    client_id, or a failed connection. Nothing was stored then.
+    """
+    if not conversation_id or not asyncdb.enabled():
+        return None
+    done = await fast_append.append_async(
+        Message.SHOPPER, conversation_id, client_id, mask_card_numbers(text), visitor_id=visitor.pk)
+    return None if done is None else (done[0], _message_events(done[1], done[0]))
+
+
+async def post_agent_message_on_loop(user, conversation_id: int, client_id: str, text: str) -> tuple[Message, list] | None:
+    """`post_agent_message`'s one-statement path on the event loop, or None for the thread path (see above)."""
+    if not asyncdb.enabled():
+        return None
+    done = await fast_append.append_async(Message.AGENT, conversation_id, client_id, text, author_id=user.id)
+    return None if done is None else (done[0], _message_events(done[1], done[0]))
 
 
 def _locked_for_agent(user, conversation_id: int) -> Conversation:

@@ -78,17 +78,33 @@ def available() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def append(kind: str, conversation_id: int, client_id: str, text: str, visitor_id: int | None = None,
-           author_id: int | None = None) -> tuple[Message, Conversation] | None:
-    """Store one message in one statement; None when the ORM path must decide (and nothing was changed)."""
+def _statement(kind: str, conversation_id: int, client_id: str, text: str, visitor_id, author_id):
     sql = _statements.get(kind)
     if sql is None:
         sql = _statements[kind] = _shopper_sql() if kind == Message.SHOPPER else _agent_sql()
-    now = timezone.now()
     params = {
-        "now": now, "is_agent": kind == Message.AGENT, "conversation_id": conversation_id, "sender": kind,
-        "author_id": author_id, "visitor_id": visitor_id, "text": text, "client_id": client_id,
+        "now": timezone.now(), "is_agent": kind == Message.AGENT, "conversation_id": conversation_id,
+        "sender": kind, "author_id": author_id, "visitor_id": visitor_id, "text": text, "client_id": client_id,
     }
+    return sql, params
+
+
+def _stored(row, params: dict) -> tuple[Message, Conversation]:
+    msg_id, seq, author_name, conv_id, agent_id, site_id, visitor_pk, public_id, team_id = row
+    # team_id: an unassigned conversation's messages go to its team's agents only (events.conversation_audience).
+    conv = Conversation(id=conv_id, agent_id=agent_id, site_id=site_id, visitor_id=visitor_pk, last_seq=seq,
+                        team_id=team_id)
+    conv.visitor = Visitor(id=visitor_pk, site_id=site_id, public_id=public_id)
+    msg = Message(id=msg_id, conversation_id=conv_id, seq=seq, sender=params["sender"], author_id=params["author_id"],
+                  author_name=author_name or "", text=params["text"], client_id=params["client_id"],
+                  created_at=params["now"])
+    return msg, conv
+
+
+def append(kind: str, conversation_id: int, client_id: str, text: str, visitor_id: int | None = None,
+           author_id: int | None = None) -> tuple[Message, Conversation] | None:
+    """Store one message in one statement; None when the ORM path must decide (and nothing was changed)."""
+    sql, params = _statement(kind, conversation_id, client_id, text, visitor_id, author_id)
     try:
         with connection.cursor() as cur:
             cur.execute(sql, params)
@@ -96,16 +112,31 @@ def append(kind: str, conversation_id: int, client_id: str, text: str, visitor_i
     except IntegrityError:
         # A concurrent twin with the same client_id won; the statement left no trace.
         return None
-    if row is None:
+    return None if row is None else _stored(row, params)
+
+
+async def append_async(kind: str, conversation_id: int, client_id: str, text: str, visitor_id: int | None = None,
+                       author_id: int | None = None) -> tuple[Message, Conversation] | None:
+    """`append` on the event loop (chatdesk.asyncdb); None also when that connection fails.
+
+    Every None sends the caller to the thread path, which finds the earlier
+    message, names the refusal, or reports the database as unavailable.
+    """
+    import psycopg
+
+    from .. import asyncdb
+
+    sql, params = _statement(kind, conversation_id, client_id, text, visitor_id, author_id)
+    try:
+        async with asyncdb.connection() as conn:
+            try:
+                cur = await conn.execute(sql, params)
+            except psycopg.errors.UniqueViolation:
+                return None  # a concurrent twin won, as in `append`; the connection is still good
+            row = await cur.fetchone()
+    except psycopg.Error:
         return None
-    msg_id, seq, author_name, conv_id, agent_id, site_id, visitor_pk, public_id, team_id = row
-    # team_id: an unassigned conversation's messages go to its team's agents only (events.conversation_audience).
-    conv = Conversation(id=conv_id, agent_id=agent_id, site_id=site_id, visitor_id=visitor_pk, last_seq=seq,
-                        team_id=team_id)
-    conv.visitor = Visitor(id=visitor_pk, site_id=site_id, public_id=public_id)
-    msg = Message(id=msg_id, conversation_id=conv_id, seq=seq, sender=kind, author_id=author_id,
-                  author_name=author_name or "", text=text, client_id=client_id, created_at=now)
-    return msg, conv
+    return None if row is None else _stored(row, params)
 
 
-__all__ = ["available", "append"]
+__all__ = ["available", "append", "append_async"]
