@@ -44,7 +44,7 @@ def markdown(results: dict) -> str:
                          f"{row['chatdesk']:.0f} msg/s | {row['relay']:.0f} msg/s | ratio {row['ratio']:.2f}: "
                          f"{_ok(row['ratio'] >= 0.6)} |")
         f = sat.get("fastest_relay")
-        if f:
+        if f and sat.get("chatdesk_best"):  # absent when one system was saturated alone (--system)
             lines.append(f"| 3 | ChatDesk best vs fastest relay ({f['config']}) | – | {sat['chatdesk_best']['rate']:.0f} msg/s "
                          f"({sat['chatdesk_best']['config']}) | {f['rate']:.0f} msg/s | ratio {sat['chatdesk_best']['rate'] / f['rate']:.2f} |  |")
     if "storm" in s:

@@ -12,6 +12,9 @@ process running the stock layer still reads what this one sends. It leans on
 channels_redis 4.3 internals (`_map_channel_keys_to_connection`,
 `_group_key`), which is why requirements.txt pins that version.
 
+An event that names its sending socket (`skip`) is not pushed to that
+socket's channel at all: it would only be read and dropped there.
+
 `send_to_groups` sends one event to several groups on any layer: with
 `group_send_many` when the layer has it, else one `group_send` per group.
 """
@@ -65,6 +68,9 @@ class RedisChannelLayer(core.RedisChannelLayer):
             replies = await pipe.execute()
             for members in replies[1::2]:
                 channels.update((m.decode("utf8"), None) for m in members)
+        # The sending socket would drop its own copy (FrameConsumer.chat_frame): do not
+        # make Redis and that socket's receive loop carry it there first.
+        channels.pop(message.get("skip"), None)
         if not channels:
             return
 

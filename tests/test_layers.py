@@ -52,6 +52,22 @@ async def test_one_event_to_two_groups_reaches_each_member_once_even_a_member_of
 
 
 @needs_redis
+async def test_the_sending_socket_named_in_skip_is_not_sent_its_own_copy_but_its_other_tabs_are():
+    ours, _ = _layers()
+    sender, other_tab, agent = await ours.new_channel(), await ours.new_channel(), await ours.new_channel()
+    await ours.group_add("visitor.a", sender)
+    await ours.group_add("visitor.a", other_tab)
+    await ours.group_add("agent.1", agent)
+
+    await ours.group_send_many(["visitor.a", "agent.1"], {"type": "chat.frame", "text": "hi", "skip": sender})
+
+    assert (await ours.receive(other_tab))["text"] == "hi"
+    assert (await ours.receive(agent))["text"] == "hi"
+    assert await _nothing_waiting(ours, sender)
+    await ours.flush()
+
+
+@needs_redis
 async def test_a_plain_group_send_reaches_members_of_this_and_of_a_stock_process_and_no_one_else():
     ours, stock = _layers()
     here, there, outsider = await ours.new_channel(), await stock.new_channel(), await ours.new_channel()
