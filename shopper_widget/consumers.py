@@ -78,10 +78,12 @@ def _resume(visitor, last_seq: int) -> tuple[Conversation | None, dict]:
         frame["conversation"] = summary
         # An unknown cursor (ahead of what exists) means a full resync, not a guess.
         since = last_seq if 0 <= last_seq <= conv.last_seq else 0
-        frame["messages"] = [
-            message_dict(m) for m in conv.messages.filter(seq__gt=since).order_by("seq")
-        ]
-        frame["offers"] = [offer_dict(o) for o in conv.offers.select_related("agent__agent_profile")]
+        if since < conv.last_seq:  # a shopper who has seen everything needs no query
+            frame["messages"] = [
+                message_dict(m) for m in conv.messages.filter(seq__gt=since).order_by("seq")
+            ]
+        if conv.has_offers:
+            frame["offers"] = [offer_dict(o) for o in conv.offers.select_related("agent__agent_profile")]
         if since != last_seq:
             frame["resync"] = True
     return conv, frame

@@ -64,10 +64,14 @@ def _open_or_last_sql() -> str:
     if _OPEN_OR_LAST_SQL is None:
         from agents.models import AgentProfile
 
+        from ..models import Offer
+
         qn = connection.ops.quote_name
         statuses = ", ".join(f"'{s}'" for s in Conversation.OPEN_STATUSES)
         _OPEN_OR_LAST_SQL = (
-            f"SELECT c.*, p.display_name AS agent_name FROM {qn(Conversation._meta.db_table)} c "
+            f"SELECT c.*, p.display_name AS agent_name, EXISTS (SELECT 1 FROM {qn(Offer._meta.db_table)} o "
+            "WHERE o.conversation_id = c.id) AS has_offers "
+            f"FROM {qn(Conversation._meta.db_table)} c "
             f"LEFT JOIN {qn(AgentProfile._meta.db_table)} p ON p.user_id = c.agent_id "
             f"WHERE c.visitor_id = %s ORDER BY (c.status IN ({statuses})) DESC, c.created_at DESC LIMIT 1"
         )
@@ -75,7 +79,8 @@ def _open_or_last_sql() -> str:
 
 
 def open_or_last_conversation(visitor: Visitor) -> Conversation | None:
-    """The visitor's open conversation, else their latest one, with `agent_name` (None while unassigned).
+    """The visitor's open conversation, else their latest one, with `agent_name` (None while unassigned)
+    and `has_offers` (whether any offer was made in it: most have none, and then there is nothing to read).
 
     Every returning shopper's `hello` asks this, so it is one hand-written
     query: the ORM spent 2.9 ms of CPU compiling and loading the same row
