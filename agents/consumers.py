@@ -72,6 +72,7 @@ class ConsoleConsumer(FrameConsumer):
     # Agents type fast and click a lot; the limits still stop a runaway script.
     rate = 20.0
     burst = 40.0
+    count_at_arrival = True  # a reply typed while a claim or transfer was slow is not a burst
 
     async def connect(self):
         self.user = self.scope.get("user")

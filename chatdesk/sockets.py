@@ -30,8 +30,9 @@ class TokenBucket:
         self.tokens = burst
         self.stamp = clock()
 
-    def take(self) -> bool:
-        now = self.clock()
+    def take(self, now: float | None = None) -> bool:
+        """Spend a token for a frame that arrived at `now` (default: the clock's now)."""
+        now = max(self.stamp, self.clock() if now is None else now)
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1 - 1e-9:  # float steps of 0.1 s must not lose a token
@@ -124,6 +125,34 @@ class FrameConsumer(DirectDispatch, AsyncWebsocketConsumer):
     frame_table: dict = {}
     rate = 10.0
     burst = 20.0
+    # Count frames against the rate when they reach this process, not when this
+    # socket gets round to them: frames that queued behind a slow action would
+    # otherwise be read at once and refused as a burst the client never sent.
+    # It costs a task per socket, so only doors with few sockets (the console) use it.
+    count_at_arrival = False
+
+    async def __call__(self, scope, receive, send):
+        if not self.count_at_arrival:
+            return await super().__call__(scope, receive, send)
+        arrived: asyncio.Queue = asyncio.Queue()
+
+        async def stamp():
+            while True:
+                message = await receive()
+                message["arrived_at"] = time.monotonic()
+                arrived.put_nowait(message)
+                if message["type"] == "websocket.disconnect":
+                    return
+
+        reader = asyncio.ensure_future(stamp())
+        try:
+            return await super().__call__(scope, arrived.get, send)
+        finally:
+            reader.cancel()
+
+    async def websocket_receive(self, message):
+        self.arrived_at = message.get("arrived_at")
+        await super().websocket_receive(message)
 
     async def websocket_connect(self, message):
         self.bucket = TokenBucket(self.rate, self.burst)
@@ -221,8 +250,9 @@ class FrameConsumer(DirectDispatch, AsyncWebsocketConsumer):
             return
         client_id = None
         try:
-            if not self.bucket.take():
-                raise ActionError("rate_limited", "too many frames: at most 10 a second (bursts of 20)")
+            if not self.bucket.take(getattr(self, "arrived_at", None)):
+                raise ActionError("rate_limited",
+                                  f"too many frames: at most {self.rate:g} a second (bursts of {self.burst:g})")
             data = decode(text_data)
             client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
             frame = parse_frame(data, self.frame_table)

@@ -263,6 +263,48 @@ async def test_more_than_the_burst_of_frames_is_rate_limited_and_the_socket_stay
     await shopper.close()
 
 
+async def _pings_queued_behind_a_slow_frame(make_socket, consumer_class):
+    """One slow frame (1.2 s), then three pings 0.3 s apart while it runs; rate 5/s (a token every 0.2 s), burst 1."""
+    import asyncio
+    from unittest import mock
+
+    real_ping = consumer_class.frame_ping
+    calls = []
+
+    async def ping_slowly_the_first_time(self, frame):
+        calls.append(1)
+        if len(calls) == 1:
+            await asyncio.sleep(1.2)
+        await real_ping(self, frame)
+
+    with mock.patch.object(consumer_class, "rate", 5.0), mock.patch.object(consumer_class, "burst", 1.0), \
+            mock.patch.object(consumer_class, "frame_ping", ping_slowly_the_first_time):
+        sock = await make_socket()
+        await asyncio.sleep(0.3)  # the hello (shopper) took the one token: let it refill
+        await sock.send({"type": "ping"})
+        for _ in range(3):
+            await asyncio.sleep(0.3)
+            await sock.send({"type": "ping"})
+        frames = await sock.drain(1.5)
+    await sock.close()
+    return [f.get("code") or f["type"] for f in frames if f["type"] in ("pong", "error")]
+
+
+async def test_console_frames_count_against_the_rate_when_they_arrive_not_when_a_slow_frame_lets_them_through(alice):
+    from agents.consumers import ConsoleConsumer
+
+    # Slower than the 5 a second allowed, so none is refused, though all three are read at once after 1.2 s.
+    assert await _pings_queued_behind_a_slow_frame(lambda: console(alice), ConsoleConsumer) == ["pong"] * 4
+
+
+async def test_shopper_frames_count_when_read_so_the_same_backlog_is_refused_there(site):
+    from shopper_widget.consumers import WidgetConsumer
+
+    # The widget keeps the cheaper rule (no task per socket); its own pacing stays well under the limit.
+    got = await _pings_queued_behind_a_slow_frame(widget, WidgetConsumer)
+    assert got.count("rate_limited") == 2 and got.count("pong") == 2
+
+
 async def test_a_frame_over_64_kib_closes_the_socket_with_1009(site):
     shopper = await widget()
     await shopper.c.send_to(text_data='{"type": "page", "url": "' + "u" * (65 * 1024) + '"}')
