@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from chatdesk.actions.carts import UNREAD
+from chatdesk.actions.carts import UNREAD, current_cart
 from chatdesk.events import emit, site_agents_group
 from chatdesk.models import CHECKOUT_STEP_ORDER, Cart, Conversation, Visitor
 from chatdesk.serialize import iso, money
@@ -90,7 +90,7 @@ def visitor_entry(visitor_pk: int, now: datetime | None = None, *, visitor: Visi
         if visitor is None:
             return None, None, None
     if cart is UNREAD:
-        cart = _latest_carts([visitor.pk]).get(visitor.pk)
+        cart = current_cart(visitor)  # the same cart _latest_carts picks, in the one-visitor query
     if not is_at_checkout(visitor, cart):
         return visitor, cart, None
     return visitor, cart, entry(visitor, cart, _open_conversations([visitor.pk]).get(visitor.pk), now or timezone.now())

@@ -68,6 +68,22 @@ async def test_the_sending_socket_named_in_skip_is_not_sent_its_own_copy_but_its
 
 
 @needs_redis
+async def test_a_member_added_in_one_round_trip_is_stored_as_the_stock_layer_stores_it():
+    ours, stock = _layers(group_expiry=600)
+    member = await ours.new_channel()
+    await ours.group_add("site.9", member)
+    key = ours._group_key("site.9")
+    client = ours.connection(ours.consistent_hash("site.9"))
+    assert await client.zrange(key, 0, -1) == [member.encode()]
+    assert 590 <= await client.ttl(key) <= 600
+    await stock.group_send("site.9", {"type": "chat.frame", "text": "from a stock process"})
+    assert (await ours.receive(member))["text"] == "from a stock process"
+    await ours.group_discard("site.9", member)
+    assert await client.zrange(key, 0, -1) == []
+    await ours.flush()
+
+
+@needs_redis
 async def test_a_plain_group_send_reaches_members_of_this_and_of_a_stock_process_and_no_one_else():
     ours, stock = _layers()
     here, there, outsider = await ours.new_channel(), await stock.new_channel(), await ours.new_channel()
