@@ -12,10 +12,11 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from .. import hotreads
 from ..business_hours import is_open
 from ..errors import ActionError
 from ..events import emit, site_agents_group, site_visitors_group
@@ -29,7 +30,19 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
 def agents_online(site: Site) -> int:
     from agents.models import AgentProfile
 
-    return AgentProfile.objects.filter(sites=site, presence=AgentProfile.ONLINE).count()
+    # A hot read (chatdesk.hotreads): every hello asks, and the ORM's count cost five times the query.
+    with connection.cursor() as cursor:
+        cursor.execute(_agents_online_sql(), [site.pk, AgentProfile.ONLINE])
+        return cursor.fetchone()[0]
+
+
+@hotreads.statement
+def _agents_online_sql() -> str:
+    from agents.models import AgentProfile
+
+    sites = AgentProfile.sites.through
+    return (f"SELECT COUNT(*) FROM {hotreads.table(AgentProfile)} p JOIN {hotreads.table(sites)} s "
+            "ON s.agentprofile_id = p.id WHERE s.site_id = %s AND p.presence = %s")
 
 
 def availability(site: Site, now: datetime | None = None) -> dict:

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from .. import hotreads
 from ..currencies import is_currency
 from ..errors import ActionError
 from ..events import agent_group, emit, site_agents_group
@@ -214,25 +215,18 @@ def _after_cart_change(cart: Cart) -> None:
 UNREAD = object()
 
 
-_CURRENT_CART_SQL: str | None = None
+@hotreads.statement
+def _current_cart_sql() -> str:
+    return (f"SELECT * FROM {hotreads.table(Cart)} WHERE visitor_id = %s AND ordered_at IS NULL "
+            "ORDER BY updated_at DESC, id DESC LIMIT 1")
 
 
 def current_cart(visitor: Visitor) -> Cart | None:
-    """The visitor's most recently updated cart that has not become an order.
-
-    Hand-written (every returning shopper's `hello` asks): the ORM's
-    compilation cost more CPU than the query.
-    """
-    global _CURRENT_CART_SQL
-    if _CURRENT_CART_SQL is None:
-        from django.db import connection
-
-        _CURRENT_CART_SQL = (f"SELECT * FROM {connection.ops.quote_name(Cart._meta.db_table)} WHERE visitor_id = %s "
-                             "AND ordered_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1")
-    for cart in Cart.objects.raw(_CURRENT_CART_SQL, [visitor.pk]):
+    """The visitor's most recently updated cart that has not become an order (a hot read: chatdesk.hotreads)."""
+    cart = hotreads.first(Cart, _current_cart_sql(), [visitor.pk])
+    if cart is not None:
         cart.visitor = visitor  # as the related manager would have set it: no query for it later
-        return cart
-    return None
+    return cart
 
 
 def widget_cart_token(visitor: Visitor, data: dict) -> str:
