@@ -3,21 +3,33 @@ from __future__ import annotations
 
 import time
 
+from django.db import connection
 from django.utils import timezone
 
+from chatdesk import hotreads
 from chatdesk.actions import availability, carts, conversations, interventions, offers, visitors
 from chatdesk.actions.queue import position_of, shopper_queue_frame
 from chatdesk.errors import ActionError
 from chatdesk.events import agent_group, site_visitors_group, visitor_group
 from chatdesk.frames import SHOPPER_FRAMES
 from chatdesk.limits import client_address, widget_limiter
-from chatdesk.models import Conversation, Site, site_origin_allowed
+from chatdesk.models import Conversation, Message, Site, site_origin_allowed
 from chatdesk.serialize import message_dict, offer_dict
 from chatdesk.sockets import CLOSE_TRY_LATER, UNAVAILABLE_ERRORS, FrameConsumer, database_sync_to_async, log
 
 
+@hotreads.statement
+def _site_sql() -> str:
+    return f"SELECT * FROM {hotreads.table(Site)} WHERE {connection.ops.quote_name('key')} = %s"
+
+
+@hotreads.statement
+def _messages_after_sql() -> str:
+    return f"SELECT * FROM {hotreads.table(Message)} WHERE conversation_id = %s AND seq > %s ORDER BY seq"
+
+
 def _load_site(key: str):
-    return Site.objects.filter(key=key).first()
+    return hotreads.first(Site, _site_sql(), [key])  # every widget handshake asks
 
 
 def _welcome(site: Site, token, last_seq: int):
@@ -80,7 +92,7 @@ def _resume(visitor, last_seq: int) -> tuple[Conversation | None, dict]:
         since = last_seq if 0 <= last_seq <= conv.last_seq else 0
         if since < conv.last_seq:  # a shopper who has seen everything needs no query
             frame["messages"] = [
-                message_dict(m) for m in conv.messages.filter(seq__gt=since).order_by("seq")
+                message_dict(m) for m in Message.objects.raw(_messages_after_sql(), [conv.id, since])
             ]
         if conv.has_offers:
             frame["offers"] = [offer_dict(o) for o in conv.offers.select_related("agent__agent_profile")]
