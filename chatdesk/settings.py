@@ -119,7 +119,7 @@ if CHANNEL_LAYER_KIND not in ("redis", "pubsub"):
 if REDIS_URL and CHANNEL_LAYER_KIND == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "chatdesk.layers.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("CHATDESK_LAYER_PREFIX", "chatdesk"),

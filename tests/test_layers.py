@@ -84,6 +84,30 @@ async def test_a_member_added_in_one_round_trip_is_stored_as_the_stock_layer_sto
 
 
 @needs_redis
+async def test_pub_sub_one_event_to_two_groups_in_one_pipeline_reaches_stock_subscribers_of_each():
+    from channels_redis.pubsub import RedisPubSubChannelLayer as StockPubSub
+
+    from chatdesk.layers import RedisPubSubChannelLayer
+
+    prefix = f"test-pubsub-{uuid.uuid4().hex[:8]}"
+    ours = RedisPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix)
+    stock = StockPubSub(hosts=[settings.REDIS_URL], prefix=prefix)
+    shopper, agent, outsider = await stock.new_channel(), await stock.new_channel(), await stock.new_channel()
+    await stock.group_add("visitor.a", shopper)
+    await stock.group_add("agent.1", agent)
+    await stock.group_add("site.1", outsider)
+    await asyncio.sleep(0.1)  # subscriptions settle
+
+    await send_to_groups(ours, ["visitor.a", "agent.1"], {"type": "chat.frame", "text": "hi"})
+
+    assert (await asyncio.wait_for(stock.receive(shopper), 2))["text"] == "hi"
+    assert (await asyncio.wait_for(stock.receive(agent), 2))["text"] == "hi"
+    assert await _nothing_waiting(stock, outsider)
+    await ours.flush()
+    await stock.flush()
+
+
+@needs_redis
 async def test_a_plain_group_send_reaches_members_of_this_and_of_a_stock_process_and_no_one_else():
     ours, stock = _layers()
     here, there, outsider = await ours.new_channel(), await stock.new_channel(), await ours.new_channel()
