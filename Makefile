@@ -24,5 +24,9 @@ demo: install
 	$(BIN)/python manage.py run_demo --port $(PORT)
 
 # The whole test suite, on whatever DATABASE_URL / REDIS_URL say (nothing set: SQLite + in-memory layer).
+# Without Redis, Huey queues in a SQLite file: the tests get their own, so that
+# tasks they schedule are not run later by `make demo` against the demo's data.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@queue=$${CHATDESK_HUEY_PATH:-$$(mktemp -u /tmp/chatdesk-test-huey-XXXXXX.sqlite3)}; \
+		CHATDESK_HUEY_PATH=$$queue $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+		[ -n "$$CHATDESK_HUEY_PATH" ] || rm -f $$queue; exit $$status
