@@ -7,25 +7,16 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chatdesk import asyncdb
-from chatdesk.actions import conversations, fast_append
+from chatdesk.actions import conversations
 from chatdesk.actions.conversations import (
-    claim, post_agent_message, post_agent_message_on_loop, post_shopper_message, post_shopper_message_on_loop,
+    post_agent_message, post_agent_message_on_loop, post_shopper_message, post_shopper_message_on_loop,
 )
 from chatdesk.models import Conversation, Message, Visitor
 
-from .conftest import console, make_agent, make_site, widget
-from .test_fast_append import _collect, events_text
+from .conftest import console, make_agent, widget
+from .test_fast_append import _claimed_conversation, _collect, events_text
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _claimed_conversation():
-    site = make_site()
-    alice = make_agent("alice", site)
-    visitor = Visitor.objects.create(site=site)
-    first, _ = post_shopper_message(visitor, "open", "opening")
-    claim(alice, first.conversation_id)
-    return site, alice, visitor, first.conversation_id
 
 
 def _seqs(conv_id):

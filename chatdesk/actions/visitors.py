@@ -26,17 +26,12 @@ def _visitor_sql() -> str:
 
 def visitor_from_token(site: Site, token: str | None) -> Visitor | None:
     """The visitor a token names, or None if it is missing, forged, tampered with or of another site."""
-    if not token or not isinstance(token, str):
+    named = token_public_id(site, token)
+    if named is None:
         return None
     try:
-        data = signing.loads(token, salt=TOKEN_SALT)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict) or data.get("s") != site.id:
-        return None
-    try:
-        public_id = Visitor._meta.get_field("public_id").get_db_prep_value(uuid.UUID(str(data.get("v"))), connection)
-    except (ValueError, TypeError, AttributeError):
+        public_id = Visitor._meta.get_field("public_id").get_db_prep_value(uuid.UUID(named), connection)
+    except ValueError:
         return None
     visitor = hotreads.first(Visitor, _visitor_sql(), [site.id, public_id])
     if visitor is None:
